@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "conversa")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub usuario_id: String,
+    pub titulo: String,
+    pub criada_em: DateTimeUtc,
+    pub atualizada_em: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::mensagem::Entity")]
+    Mensagem,
+}
+
+impl Related<super::mensagem::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Mensagem.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

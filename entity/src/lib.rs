@@ -1,0 +1,5 @@
+//! SeaORM entities, as `sea-orm-cli generate entity` writes them: nothing else lives here.
+pub mod prelude;
+
+pub mod conversa;
+pub mod mensagem;

@@ -1,0 +1,42 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "mensagem")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    #[sea_orm(unique)]
+    pub id: Uuid,
+    pub conversa_id: Uuid,
+    pub usuario_id: String,
+    pub papel: String,
+    #[sea_orm(column_type = "Text")]
+    pub conteudo: String,
+    pub status: String,
+    pub id_cliente: Option<String>,
+    #[sea_orm(unique)]
+    pub responde_a: Option<Uuid>,
+    pub erro: Option<String>,
+    pub criada_em: DateTimeUtc,
+    pub atualizada_em: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::conversa::Entity",
+        from = "Column::ConversaId",
+        to = "super::conversa::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Cascade"
+    )]
+    Conversa,
+}
+
+impl Related<super::conversa::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Conversa.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,2 @@
+pub use super::conversa::Entity as Conversa;
+pub use super::mensagem::Entity as Mensagem;

@@ -1,0 +1,16 @@
+//! Database migrations, as `sea-orm-cli migrate init` lays them out. Append-only: a shipped
+//! migration is never edited; a change of schema is a new file.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_criar_conversas_e_mensagens;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261124_000001_criar_conversas_e_mensagens::Migration,
+        )]
+    }
+}

@@ -1,0 +1,125 @@
+//! Every setting of the server, each a command-line flag and an environment variable.
+//! The variable names are fixed by PROTOCOL.md so that deployments and outside test rigs can
+//! start any build the same way; the extra settings below them are ours.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+/// The tutor server: students talk with an AI tutor over Socket.IO.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tutor", version, about)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port and logs it).
+    #[arg(long, env = "TUTOR_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// `sqlite://…` or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://tutor.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// HS256 secret for handshake tokens; without it a random one is made per run (demo mode).
+    #[arg(long, env = "TUTOR_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// Key for the OpenAI-compatible API.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<SecretString>,
+
+    /// Base URL of the OpenAI-compatible API, e.g. `http://127.0.0.1:11434/v1`.
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+
+    /// Model name sent upstream.
+    #[arg(long = "model", env = "TUTOR_MODEL", default_value = "gpt-4o-mini")]
+    pub model: String,
+
+    /// When set, rooms are shared across nodes through Redis.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// No byte from the model for this long ends the answer as `erro`.
+    #[arg(long, env = "TUTOR_UPSTREAM_TIMEOUT_MS", default_value_t = 30_000)]
+    pub upstream_timeout_ms: u64,
+
+    /// Sends allowed per user per minute (`0`: no limit).
+    #[arg(long, env = "TUTOR_MENSAGENS_POR_MINUTO", default_value_t = 30)]
+    pub mensagens_por_minuto: u32,
+
+    /// Comma-separated origins allowed by CORS and by the handshake's `Origin` check.
+    #[arg(
+        long,
+        env = "TUTOR_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:5173,http://127.0.0.1:5173,http://localhost:3000,http://127.0.0.1:3000"
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// A built front-end to serve at `/`.
+    #[arg(long, env = "TUTOR_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Longest message a student may send, in Unicode code points.
+    #[arg(long, env = "TUTOR_MAX_CARACTERES", default_value_t = 8_000)]
+    pub max_caracteres: usize,
+
+    /// A file whose text replaces the built-in system prompt.
+    #[arg(long, env = "TUTOR_PROMPT_FILE")]
+    pub prompt_file: Option<PathBuf>,
+
+    /// How much history (in characters) goes to the model; older messages are left out.
+    #[arg(long, env = "TUTOR_HISTORICO_MAX_CARACTERES", default_value_t = 24_000)]
+    pub historico_max_caracteres: usize,
+
+    /// On SIGTERM, how long answers in flight may take to finish before they are ended.
+    #[arg(long, env = "TUTOR_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+
+    /// Pause between the pieces the demo tutor streams.
+    #[arg(long, env = "TUTOR_DEMO_ATRASO_MS", default_value_t = 40)]
+    pub demo_atraso_ms: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print a token signed with the configured secret (`TUTOR_JWT_SECRET`).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// User id (`sub` claim).
+    #[arg(long)]
+    pub sub: String,
+    /// `aluno` (default) or `professor`.
+    #[arg(long, default_value = "aluno")]
+    pub papel: String,
+    /// Display name (`name` claim).
+    #[arg(long)]
+    pub nome: Option<String>,
+    /// Hours until the token expires.
+    #[arg(long, default_value_t = 24)]
+    pub horas: u64,
+}
+
+impl Config {
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    /// With neither a key nor a base URL the built-in demo tutor answers.
+    pub fn modo_demo_llm(&self) -> bool {
+        self.openai_api_key.is_none() && self.openai_base_url.is_none()
+    }
+}

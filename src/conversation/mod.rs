@@ -1,0 +1,309 @@
+//! The conversation service: accepting a student's message, reading and listing
+//! conversations, cancelling an answer, and who may do each. It knows nothing of sockets:
+//! it talks to storage functions, the model (through `Gerador`) and a `Difusor`.
+mod difusor;
+mod entrada;
+mod geracao;
+mod limite;
+mod modelo;
+mod prompt;
+mod sala;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use uuid::Uuid;
+
+pub use difusor::{Difusor, Origem};
+pub use geracao::{Ajustes, Gerador, texto_do_erro};
+pub use modelo::{Conversa, Mensagem, codigo_resposta, status};
+pub use prompt::PROMPT_PADRAO;
+pub use sala::Salas;
+
+use crate::{
+    auth::Usuario,
+    error::Erro,
+    storage::{self, ConversaRow, Db, NovaMensagem},
+};
+use entrada::{Conteudo, IdCliente, parse_id};
+use limite::Limitador;
+
+/// What a send stored (or, for a retry, had stored before).
+#[derive(Debug, Clone)]
+pub struct Enviada {
+    pub conversa: Conversa,
+    pub mensagem: Mensagem,
+    /// This send created the conversation.
+    pub conversa_nova: bool,
+    /// A retry of an earlier send with the same `id_cliente`: nothing new was stored.
+    pub repetida: bool,
+}
+
+/// A conversation as a joining tab needs it.
+#[derive(Debug, Clone)]
+pub struct Entrada {
+    pub conversa: Conversa,
+    pub mensagens: Vec<Mensagem>,
+    /// The answer streaming now: its id and text so far.
+    pub em_andamento: Option<(Uuid, String)>,
+}
+
+pub struct Servico {
+    db: Db,
+    difusor: Arc<dyn Difusor>,
+    gerador: Arc<Gerador>,
+    salas: Arc<Salas>,
+    limitador: Limitador,
+    max_caracteres: usize,
+}
+
+impl Servico {
+    pub fn new(
+        db: Db,
+        difusor: Arc<dyn Difusor>,
+        gerador: Arc<Gerador>,
+        salas: Arc<Salas>,
+        mensagens_por_minuto: u32,
+        max_caracteres: usize,
+    ) -> Self {
+        Self {
+            db,
+            difusor,
+            gerador,
+            salas,
+            limitador: Limitador::new(mensagens_por_minuto),
+            max_caracteres,
+        }
+    }
+
+    /// `mensagem_enviada`. `confirmar` is called once the message is durable (or with the
+    /// error): it is where the caller joins the room and acks, and it runs before any event
+    /// about the message or its answer is emitted, so the sender sees its ack first.
+    pub async fn enviar_mensagem<F>(
+        &self,
+        usuario: &Usuario,
+        conversa_id: Option<String>,
+        conteudo: String,
+        id_cliente: Option<String>,
+        origem: &Origem,
+        confirmar: F,
+    ) where
+        F: FnOnce(Result<&Enviada, Erro>),
+    {
+        let enviada = match self
+            .armazenar(usuario, conversa_id, conteudo, id_cliente)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => return confirmar(Err(e)),
+        };
+        confirmar(Ok(&enviada));
+        if enviada.conversa_nova {
+            self.difusor
+                .conversa_criada(&usuario.id, &enviada.conversa, origem)
+                .await;
+        }
+        if !enviada.repetida {
+            self.difusor
+                .mensagem_recebida(&enviada.mensagem, origem)
+                .await;
+        }
+        // Idempotent: a retry whose answer is still queued starts no second one.
+        self.gerador.agendar(enviada.conversa.id);
+    }
+
+    async fn armazenar(
+        &self,
+        usuario: &Usuario,
+        conversa_id: Option<String>,
+        conteudo: String,
+        id_cliente: Option<String>,
+    ) -> Result<Enviada, Erro> {
+        let conteudo = Conteudo::parse(conteudo, self.max_caracteres)?;
+        let id_cliente = id_cliente.map(IdCliente::parse).transpose()?;
+        let conversa_id = conversa_id
+            .map(|s| parse_id("conversa_id", &s))
+            .transpose()?;
+        if let Some(ic) = &id_cliente
+            && let Some(e) = self.ja_enviada(usuario, ic).await?
+        {
+            return Ok(e);
+        }
+        let existente = match conversa_id {
+            Some(id) => Some(self.para_escrever(usuario, id).await?),
+            None => None,
+        };
+        self.limitador
+            .tomar(&usuario.id)
+            .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })?;
+
+        let nova = NovaMensagem {
+            id: Uuid::now_v7(),
+            usuario_id: usuario.id.clone(),
+            id_cliente: id_cliente.as_ref().map(|i| i.as_str().to_owned()),
+            criada_em: Utc::now(),
+            conteudo: String::new(),
+        };
+        let resultado = match existente {
+            Some(c) => {
+                let nova = NovaMensagem {
+                    conteudo: conteudo.into_inner(),
+                    ..nova
+                };
+                storage::insert_mensagem_aluno(&self.db, c.id, nova)
+                    .await
+                    .map(|m| (c, m, false))
+            }
+            None => {
+                let titulo = conteudo.titulo();
+                let nova = NovaMensagem {
+                    conteudo: conteudo.into_inner(),
+                    ..nova
+                };
+                storage::insert_conversa_com_mensagem(&self.db, Uuid::now_v7(), titulo, nova)
+                    .await
+                    .map(|(c, m)| (c, m, true))
+            }
+        };
+        match resultado {
+            Ok((c, m, conversa_nova)) => Ok(Enviada {
+                conversa: c.into(),
+                mensagem: m.into(),
+                conversa_nova,
+                repetida: false,
+            }),
+            // Two sends with one id_cliente raced: the other one stored it.
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                match &id_cliente {
+                    Some(ic) => self.ja_enviada(usuario, ic).await?.ok_or(Erro::Interno),
+                    None => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn ja_enviada(&self, usuario: &Usuario, ic: &IdCliente) -> Result<Option<Enviada>, Erro> {
+        let Some(m) =
+            storage::find_mensagem_por_id_cliente(&self.db, &usuario.id, ic.as_str()).await?
+        else {
+            return Ok(None);
+        };
+        let c = storage::find_conversa(&self.db, m.conversa_id)
+            .await?
+            .ok_or(Erro::Interno)?;
+        Ok(Some(Enviada {
+            conversa: c.into(),
+            mensagem: m.into(),
+            conversa_nova: false,
+            repetida: true,
+        }))
+    }
+
+    /// The conversation if `usuario` may read it: the owner or a professor. Anyone else is
+    /// told it does not exist.
+    async fn para_ler(&self, usuario: &Usuario, id: Uuid) -> Result<ConversaRow, Erro> {
+        match storage::find_conversa(&self.db, id).await? {
+            Some(c) if c.usuario_id == usuario.id || usuario.is_professor() => Ok(c),
+            _ => Err(Erro::NaoEncontrada),
+        }
+    }
+
+    /// The conversation if `usuario` may write to it: only the owner.
+    async fn para_escrever(&self, usuario: &Usuario, id: Uuid) -> Result<ConversaRow, Erro> {
+        let c = self.para_ler(usuario, id).await?;
+        if c.usuario_id == usuario.id {
+            Ok(c)
+        } else {
+            Err(Erro::Proibido)
+        }
+    }
+
+    /// `entrar_conversa`. `juntar` runs while the conversation's live answer is held still:
+    /// the caller joins the room and acks there, so the snapshot and the pieces that follow
+    /// it neither overlap nor leave a gap.
+    pub async fn entrar_conversa<F>(
+        &self,
+        usuario: &Usuario,
+        conversa_id: String,
+        apos: Option<String>,
+        juntar: F,
+    ) where
+        F: FnOnce(Result<Entrada, Erro>),
+    {
+        let conversa = match parse_id("conversa_id", &conversa_id) {
+            Ok(id) => self.para_ler(usuario, id).await,
+            Err(e) => Err(e),
+        };
+        let conversa = match conversa {
+            Ok(c) => c,
+            Err(e) => return juntar(Err(e)),
+        };
+        // An `apos` that is no message id of this conversation gets the whole history.
+        let apos = apos.and_then(|a| Uuid::parse_str(&a).ok());
+        let sala = self.salas.sala(conversa.id);
+        let ao_vivo = sala.ao_vivo.lock().await;
+        let linhas = match storage::list_mensagens(&self.db, conversa.id, apos).await {
+            Ok(l) => l,
+            Err(e) => return juntar(Err(e.into())),
+        };
+        let mut mensagens: Vec<Mensagem> = linhas.into_iter().map(Mensagem::from).collect();
+        let em_andamento = ao_vivo.as_ref().map(|a| (a.mensagem_id, a.texto.clone()));
+        if let Some((id, texto)) = &em_andamento {
+            if let Some(m) = mensagens.iter_mut().find(|m| m.id == *id) {
+                m.conteudo.clone_from(texto);
+            }
+        }
+        juntar(Ok(Entrada {
+            conversa: conversa.into(),
+            mensagens,
+            em_andamento,
+        }));
+        drop(ao_vivo);
+    }
+
+    /// `sair_conversa`: only checks that the conversation is visible to the caller.
+    pub async fn sair_conversa(
+        &self,
+        usuario: &Usuario,
+        conversa_id: String,
+    ) -> Result<Uuid, Erro> {
+        let id = parse_id("conversa_id", &conversa_id)?;
+        self.para_ler(usuario, id).await.map(|c| c.id)
+    }
+
+    /// `cancelar_resposta`: true when an answer was streaming and is now stopped.
+    pub async fn cancelar_resposta(
+        &self,
+        usuario: &Usuario,
+        conversa_id: String,
+    ) -> Result<bool, Erro> {
+        let id = parse_id("conversa_id", &conversa_id)?;
+        let c = self.para_escrever(usuario, id).await?;
+        Ok(self.salas.existente(c.id).is_some_and(|s| s.cancelar()))
+    }
+
+    /// `listar_conversas`: the caller's own, or, for a professor, another user's.
+    pub async fn listar_conversas(
+        &self,
+        usuario: &Usuario,
+        de: Option<String>,
+    ) -> Result<Vec<Conversa>, Erro> {
+        let alvo = match de {
+            Some(outro) if outro != usuario.id => {
+                if !usuario.is_professor() {
+                    return Err(Erro::Proibido);
+                }
+                outro
+            }
+            _ => usuario.id.clone(),
+        };
+        let linhas = storage::list_conversas(&self.db, &alvo).await?;
+        Ok(linhas.into_iter().map(Conversa::from).collect())
+    }
+}

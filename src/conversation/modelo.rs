@@ -1,0 +1,82 @@
+//! The protocol's objects, `Mensagem` and `Conversa`, as the service hands them out. They
+//! serialize to exactly the wire shape of PROTOCOL.md, so they are written once.
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::storage::{ConversaRow, MensagemRow};
+
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Conversa {
+    pub id: Uuid,
+    pub titulo: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub criada_em: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub atualizada_em: DateTime<Utc>,
+    /// Whose conversation it is: a professor reading others' needs to tell them apart.
+    pub usuario: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Mensagem {
+    pub id: Uuid,
+    pub conversa_id: Uuid,
+    pub papel: String,
+    pub conteudo: String,
+    pub status: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub criada_em: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_cliente: Option<String>,
+    /// The student message an answer answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responde_a: Option<Uuid>,
+}
+
+impl From<ConversaRow> for Conversa {
+    fn from(r: ConversaRow) -> Self {
+        Self {
+            id: r.id,
+            titulo: r.titulo,
+            criada_em: r.criada_em,
+            atualizada_em: r.atualizada_em,
+            usuario: r.usuario_id,
+        }
+    }
+}
+
+impl From<MensagemRow> for Mensagem {
+    fn from(r: MensagemRow) -> Self {
+        Self {
+            id: r.id,
+            conversa_id: r.conversa_id,
+            papel: r.papel,
+            conteudo: r.conteudo,
+            status: r.status,
+            criada_em: r.criada_em,
+            id_cliente: r.id_cliente,
+            responde_a: r.responde_a,
+        }
+    }
+}
+
+/// The statuses of a message (PROTOCOL.md `Mensagem.status`).
+pub mod status {
+    pub const COMPLETA: &str = "completa";
+    pub const GERANDO: &str = "gerando";
+    pub const ERRO: &str = "erro";
+    pub const CANCELADA: &str = "cancelada";
+}
+
+/// The codes of `erro_resposta`.
+pub mod codigo_resposta {
+    pub const MODELO_INDISPONIVEL: &str = "modelo_indisponivel";
+    pub const LIMITE_EXCEDIDO: &str = "limite_excedido";
+    pub const INTERROMPIDA: &str = "interrompida";
+    pub const INDISPONIVEL: &str = "indisponivel";
+}

@@ -1,0 +1,25 @@
+//! # tutor
+//! A Socket.IO server where students talk with an AI tutor in real time.
+//!
+//! # Layout
+//! - [`config`]: every setting, as a flag and an environment variable (names fixed by PROTOCOL.md).
+//! - [`startup`]: connect and migrate, build the model, the service, the router and the
+//!   Socket.IO layer; serve until told to stop, then shut down in order.
+//! - [`auth`]: the handshake token (HS256 JWT) and the user it proves.
+//! - [`error`]: the one error enum and its mapping to the protocol's error codes.
+//! - [`socket`]: THE list of events, the auth middleware, thin handlers, the wire types and
+//!   the broadcaster (the only code that emits into rooms).
+//! - [`conversation`]: the domain: accepting messages, the per-conversation answer queue,
+//!   the generation task and the prompt; knows nothing of sockets or SQL.
+//! - [`llm`]: the streaming chat-model trait, its async-openai implementation, the demo tutor.
+//! - [`storage`]: the only code that touches `entity` and builds queries.
+//! - [`http`]: health, readiness, the demo token endpoint and the `Origin` check.
+pub mod auth;
+pub mod config;
+pub mod conversation;
+pub mod error;
+pub mod http;
+pub mod llm;
+pub mod socket;
+pub mod startup;
+pub mod storage;

@@ -1,0 +1,77 @@
+//! The `tutor` binary: parse the configuration, start logging, then either print a token
+//! (`tutor token`) or run the server until SIGTERM or Ctrl-C.
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use secrecy::ExposeSecret;
+use tracing_subscriber::EnvFilter;
+use tutor::{
+    auth::{Papel, emitir_token_com_nome},
+    config::{Command, Config},
+    startup::Application,
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    if let Some(Command::Token(t)) = &config.command {
+        let segredo = config
+            .jwt_secret
+            .as_ref()
+            .context("set TUTOR_JWT_SECRET (or --jwt-secret) to sign tokens")?;
+        let papel = match t.papel.as_str() {
+            "aluno" => Papel::Aluno,
+            "professor" => Papel::Professor,
+            outro => anyhow::bail!("--papel must be aluno or professor, not {outro:?}"),
+        };
+        let validade = Duration::from_secs(t.horas.saturating_mul(3600));
+        println!(
+            "{}",
+            emitir_token_com_nome(
+                segredo.expose_secret(),
+                &t.sub,
+                t.nome.as_deref(),
+                papel,
+                validade
+            )
+        );
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let app = Application::build(config).await?;
+    app.run_until(sinal_de_parada()).await
+}
+
+/// SIGTERM or Ctrl-C.
+async fn sinal_de_parada() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

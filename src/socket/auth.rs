@@ -1,0 +1,70 @@
+//! Connect middleware: no socket reaches a handler without a valid token. Every failure is
+//! the same `nao_autorizado` to the client (the error's `Display` is what `connect_error`
+//! carries); the reason goes to the log at debug level, never the token.
+use std::time::Duration;
+
+use serde::Deserialize;
+use socketioxide::extract::SocketRef;
+use tokio_util::sync::CancellationToken;
+
+use super::{Estado, ordem::Sequenciador, wire};
+use crate::auth::{Usuario, agora_unix};
+
+#[derive(Debug, thiserror::Error)]
+#[error("nao_autorizado")]
+pub struct NaoAutorizado;
+
+#[derive(Deserialize)]
+struct Credenciais {
+    token: String,
+}
+
+pub async fn autenticar(
+    s: SocketRef,
+    estado: Estado,
+    auth: Result<serde_json::Value, socketioxide::ParserError>,
+) -> Result<(), NaoAutorizado> {
+    let token = auth
+        .ok()
+        .and_then(|v| serde_json::from_value::<Credenciais>(v).ok())
+        .map(|c| c.token);
+    let Some(usuario) = token.and_then(|t| estado.verificador.verificar(&t)) else {
+        tracing::debug!(sid = %s.id, "handshake refused");
+        return Err(NaoAutorizado);
+    };
+    s.extensions.insert(usuario);
+    s.extensions.insert(Sequenciador::default());
+    s.extensions.insert(estado);
+    Ok(())
+}
+
+/// Closes the socket when its token expires; the client reconnects with a fresh one. The
+/// watcher ends with the socket.
+pub fn vigiar_expiracao(s: &SocketRef, usuario: &Usuario) {
+    let fim = CancellationToken::new();
+    s.extensions.insert(fim.clone());
+    let restante = Duration::from_secs(usuario.expira_em.saturating_sub(agora_unix()));
+    let s = s.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = fim.cancelled() => {}
+            _ = tokio::time::sleep(restante) => {
+                tracing::debug!(sid = %s.id, "token expired; disconnecting");
+                let _ = s.disconnect();
+            }
+        }
+    });
+}
+
+/// Stops the expiry watcher of a socket that is gone.
+pub async fn ao_desconectar(s: SocketRef) {
+    if let Some(fim) = s.extensions.get::<CancellationToken>() {
+        fim.cancel();
+    }
+}
+
+/// The rooms every socket is in from the start: its user's and its own.
+pub fn salas_iniciais(s: &SocketRef, usuario: &Usuario) {
+    s.join(wire::sala_usuario(&usuario.id));
+    s.join(wire::sala_socket(&s.id.to_string()));
+}

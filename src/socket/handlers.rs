@@ -1,0 +1,153 @@
+//! One thin handler per client event: parse, call the service, ack. Every handler takes the
+//! payload as `TryData<Value>` (a payload that fails to parse still reaches the handler and
+//! gets `entrada_invalida`, instead of leaving the client's ack hanging).
+use serde::Serialize;
+use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
+
+use super::{
+    Estado,
+    ordem::Vez,
+    wire::{self, Ack},
+};
+use crate::{
+    auth::Usuario,
+    conversation::{Entrada, Origem},
+    error::Erro,
+};
+
+type Payload = TryData<serde_json::Value>;
+
+fn responder<T: Serialize>(ack: AckSender, r: Result<T, Erro>) {
+    if let Err(e) = ack.send(&Ack::from(r)) {
+        tracing::debug!(error = %e, "ack not delivered");
+    }
+}
+
+fn payload<T: serde::de::DeserializeOwned>(p: Payload) -> Result<T, Erro> {
+    // A payload the parser could not even decode (e.g. binary) is treated as not an object.
+    wire::ler(p.0.unwrap_or(serde_json::Value::Null))
+}
+
+fn origem(s: &SocketRef) -> Origem {
+    Origem(s.id.to_string())
+}
+
+pub async fn on_mensagem_enviada(
+    s: SocketRef,
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    vez: Vez,
+    p: Payload,
+) {
+    // Sends from one socket are stored in the order they were sent.
+    vez.esperar().await;
+    let p: wire::MensagemEnviada = match payload(p) {
+        Ok(p) => p,
+        Err(e) => return responder::<()>(ack, Err(e)),
+    };
+    let origem = origem(&s);
+    estado
+        .servico
+        .enviar_mensagem(
+            &usuario,
+            p.conversa_id,
+            p.conteudo,
+            p.id_cliente,
+            &origem,
+            |r| {
+                let r = r.map(|e| {
+                    // In the room before the ack: the sender must see its answer.
+                    s.join(wire::sala_conversa(e.conversa.id));
+                    wire::AckEnviada {
+                        conversa_id: e.conversa.id,
+                        mensagem: &e.mensagem,
+                    }
+                });
+                responder(ack, r);
+            },
+        )
+        .await;
+    drop(vez);
+}
+
+pub async fn on_entrar_conversa(
+    s: SocketRef,
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let p: wire::EntrarConversa = match payload(p) {
+        Ok(p) => p,
+        Err(e) => return responder::<()>(ack, Err(e)),
+    };
+    estado
+        .servico
+        .entrar_conversa(&usuario, p.conversa_id, p.apos, |r| {
+            let r = r.map(|e: Entrada| {
+                s.join(wire::sala_conversa(e.conversa.id));
+                wire::AckEntrar {
+                    conversa: e.conversa,
+                    mensagens: e.mensagens,
+                    resposta_em_andamento: e.em_andamento.map(|(mensagem_id, conteudo)| {
+                        wire::RespostaEmAndamento {
+                            mensagem_id,
+                            conteudo,
+                        }
+                    }),
+                }
+            });
+            responder(ack, r);
+        })
+        .await;
+}
+
+pub async fn on_sair_conversa(
+    s: SocketRef,
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let r = match payload::<wire::ComConversa>(p) {
+        Ok(p) => estado.servico.sair_conversa(&usuario, p.conversa_id).await,
+        Err(e) => Err(e),
+    };
+    let r = r.map(|id| {
+        s.leave(wire::sala_conversa(id));
+        wire::AckVazio {}
+    });
+    responder(ack, r);
+}
+
+pub async fn on_listar_conversas(
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let r = match wire::ler_opcional::<wire::ListarConversas>(p.0.unwrap_or_default()) {
+        Ok(p) => estado.servico.listar_conversas(&usuario, p.usuario).await,
+        Err(e) => Err(e),
+    };
+    responder(ack, r.map(|conversas| wire::AckListar { conversas }));
+}
+
+pub async fn on_cancelar_resposta(
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let r = match payload::<wire::ComConversa>(p) {
+        Ok(p) => {
+            estado
+                .servico
+                .cancelar_resposta(&usuario, p.conversa_id)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    responder(ack, r.map(|cancelada| wire::AckCancelar { cancelada }));
+}

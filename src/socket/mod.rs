@@ -1,0 +1,59 @@
+//! The Socket.IO face of the server: `register` is THE list of events; `auth` is the connect
+//! middleware; `handlers` parse, call the conversation service and ack; `difusor` is the only
+//! code that emits into rooms; `wire` holds every event name and payload type. Nothing here
+//! touches the database or the model directly.
+mod auth;
+mod difusor;
+mod handlers;
+mod ordem;
+pub mod wire;
+
+use std::sync::Arc;
+
+use socketioxide::{
+    SocketIo,
+    extract::{Extension, SocketRef, TryData},
+    handler::ConnectHandler,
+};
+
+pub use difusor::DifusorSocketIo;
+
+use crate::{auth::Usuario, auth::Verificador, conversation::Servico};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct Estado {
+    pub servico: Arc<Servico>,
+    pub verificador: Arc<Verificador>,
+}
+
+/// Registers the namespace, its auth middleware and every event handler. The state rides in
+/// each socket's extensions (put there by the middleware), because the broadcaster inside it
+/// needs the `SocketIo` that `with_state` would have to be given before it exists.
+pub fn register(io: &SocketIo, estado: Estado) {
+    let autenticar = move |s: SocketRef, TryData(auth): TryData<serde_json::Value>| {
+        let estado = estado.clone();
+        async move { auth::autenticar(s, estado, auth).await }
+    };
+    io.ns("/", on_connect.with(autenticar));
+}
+
+async fn on_connect(s: SocketRef, Extension(usuario): Extension<Usuario>) {
+    auth::salas_iniciais(&s, &usuario);
+    auth::vigiar_expiracao(&s, &usuario);
+    s.on(
+        wire::entrada::MENSAGEM_ENVIADA,
+        handlers::on_mensagem_enviada,
+    );
+    s.on(wire::entrada::ENTRAR_CONVERSA, handlers::on_entrar_conversa);
+    s.on(wire::entrada::SAIR_CONVERSA, handlers::on_sair_conversa);
+    s.on(
+        wire::entrada::LISTAR_CONVERSAS,
+        handlers::on_listar_conversas,
+    );
+    s.on(
+        wire::entrada::CANCELAR_RESPOSTA,
+        handlers::on_cancelar_resposta,
+    );
+    s.on_disconnect(auth::ao_desconectar);
+}

@@ -1,0 +1,233 @@
+//! Putting the server together: connect and migrate, recover what a crash left, pick the
+//! model, build the service, the Socket.IO layer and the router, then serve until told to
+//! stop and shut down in order.
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use ::http::{HeaderValue, Method};
+use anyhow::Context;
+use axum::{Router, routing::get};
+use migration::{Migrator, MigratorTrait};
+use rand::distr::{Alphanumeric, SampleString};
+use secrecy::{ExposeSecret, SecretString};
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    services::{ServeDir, ServeFile},
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth::{Papel, Verificador, emitir_token},
+    config::Config,
+    conversation::{Ajustes, Gerador, PROMPT_PADRAO, Salas, Servico},
+    http,
+    llm::{ModeloChat, ModeloOpenAi, TutorDemo},
+    socket::{self, DifusorSocketIo, Estado},
+    storage::{self, Db},
+};
+
+/// How long the HTTP server may take to close after the sockets are gone.
+const FECHAR_HTTP: Duration = Duration::from_secs(5);
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    io: SocketIo,
+    gerador: Arc<Gerador>,
+    db: Db,
+    graca: Duration,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.redis_url.is_none(),
+            "REDIS_URL is set, but this build runs a single node only; unset it"
+        );
+        let db = storage::conectar(&config.database_url)
+            .await
+            .context("connecting to the database")?;
+        Migrator::up(&db, None)
+            .await
+            .context("running migrations")?;
+
+        let segredo = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => {
+                let s = SecretString::from(Alphanumeric.sample_string(&mut rand::rng(), 48));
+                let demo = emitir_token(
+                    s.expose_secret(),
+                    "demo",
+                    Papel::Aluno,
+                    Duration::from_secs(24 * 3600),
+                );
+                tracing::warn!(
+                    "TUTOR_JWT_SECRET is not set: demo mode, with a random secret for this run"
+                );
+                tracing::info!("demo token (user \"demo\", 24 h): {demo}");
+                s
+            }
+        };
+        let demo_segredo = config
+            .jwt_secret
+            .is_none()
+            .then(|| Arc::new(segredo.clone()));
+
+        let (layer, io) = SocketIo::builder()
+            .max_buffer_size(256)
+            .max_payload(64 * 1024)
+            .ws_max_message_size(64 * 1024)
+            .ws_max_frame_size(64 * 1024)
+            .build_layer();
+        let salas = Arc::new(Salas::default());
+        let difusor = Arc::new(DifusorSocketIo::new(io.clone()));
+        let gerador = Arc::new(Gerador::new(
+            db.clone(),
+            modelo(&config)?,
+            difusor.clone(),
+            salas.clone(),
+            Ajustes {
+                sistema: prompt_sistema(&config)?,
+                orcamento_historico: config.historico_max_caracteres,
+                timeout_inativo: config.upstream_timeout(),
+            },
+        ));
+        gerador
+            .recuperar()
+            .await
+            .context("recovering answers left by a previous run")?;
+        let servico = Arc::new(Servico::new(
+            db.clone(),
+            difusor,
+            gerador.clone(),
+            salas,
+            config.mensagens_por_minuto,
+            config.max_caracteres,
+        ));
+        socket::register(
+            &io,
+            Estado {
+                servico,
+                verificador: Arc::new(Verificador::new(segredo.expose_secret())),
+            },
+        );
+
+        let router = router(&config, db.clone(), http::SegredoDemo(demo_segredo)).layer(layer);
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(config.cors_origins.clone()),
+                http::verificar_origem,
+            ))
+            .layer(cors(&config.cors_origins))
+            .layer(TraceLayer::new_for_http());
+
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            addr,
+            router,
+            io,
+            gerador,
+            db,
+            graca: config.shutdown_grace(),
+        })
+    }
+
+    /// The address actually bound (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then: stop accepting, let answers in flight
+    /// finish within the grace period (ending the rest as `interrompida`), close every
+    /// socket, close the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!("listening on http://{}", self.addr);
+        let parar = CancellationToken::new();
+        let servico = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let mut servidor = tokio::spawn(
+            axum::serve(self.listener, servico)
+                .with_graceful_shutdown(parar.clone().cancelled_owned())
+                .into_future(),
+        );
+        tokio::select! {
+            _ = shutdown => {}
+            r = &mut servidor => {
+                r.context("server task")?.context("serving")?;
+                anyhow::bail!("the server stopped on its own");
+            }
+        }
+        tracing::info!("shutting down");
+        parar.cancel();
+        self.gerador.encerrar(self.graca).await;
+        // axum's graceful shutdown does not wait for upgraded sockets: close them ourselves.
+        self.io.close().await;
+        if tokio::time::timeout(FECHAR_HTTP, servidor).await.is_err() {
+            tracing::warn!("HTTP connections still open after shutdown; leaving them");
+        }
+        self.db.close().await.context("closing the database")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn modelo(config: &Config) -> anyhow::Result<Arc<dyn ModeloChat>> {
+    if config.modo_demo_llm() {
+        tracing::warn!(
+            "neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: the built-in demo tutor answers"
+        );
+        return Ok(Arc::new(TutorDemo::new(Duration::from_millis(
+            config.demo_atraso_ms,
+        ))));
+    }
+    let base = config.openai_base_url.as_deref();
+    tracing::info!(base_url = base.unwrap_or("https://api.openai.com/v1"), model = %config.model, "answers come from an OpenAI-compatible model");
+    let connect = config.upstream_timeout().min(Duration::from_secs(10));
+    Ok(Arc::new(
+        ModeloOpenAi::new(base, config.openai_api_key.as_ref(), &config.model, connect)
+            .context("building the HTTP client for the model")?,
+    ))
+}
+
+fn prompt_sistema(config: &Config) -> anyhow::Result<String> {
+    match &config.prompt_file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading the system prompt from {}", p.display())),
+        None => Ok(PROMPT_PADRAO.to_owned()),
+    }
+}
+
+fn router(config: &Config, db: Db, demo: http::SegredoDemo) -> Router {
+    let mut r = Router::new()
+        .route("/health", get(http::health))
+        .route("/ready", get(http::ready).with_state(db))
+        .route("/dev/token", get(http::token_demo).with_state(demo));
+    if let Some(dir) = &config.static_dir {
+        let index = dir.join("index.html");
+        r = r.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+    }
+    r
+}
+
+fn cors(origens: &[String]) -> CorsLayer {
+    let permitidas: Vec<HeaderValue> = origens
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(permitidas))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([::http::header::CONTENT_TYPE])
+        .allow_credentials(true)
+}

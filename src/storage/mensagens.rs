@@ -1,0 +1,194 @@
+//! Message rows: the students' messages and the tutor's answers. `seq`, assigned by the
+//! database, is the conversation order; an answer points at the message it answers
+//! (`responde_a`, unique), which is how the answer queue knows what is still to answer.
+use chrono::{DateTime, Utc};
+use entity::{conversa, mensagem};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait, sea_query::Query,
+};
+use uuid::Uuid;
+
+use super::NovaMensagem;
+
+pub(super) fn modelo_aluno(conversa_id: Uuid, nova: NovaMensagem) -> mensagem::ActiveModel {
+    mensagem::ActiveModel {
+        id: Set(nova.id),
+        conversa_id: Set(conversa_id),
+        usuario_id: Set(nova.usuario_id),
+        papel: Set("aluno".into()),
+        conteudo: Set(nova.conteudo),
+        status: Set("completa".into()),
+        id_cliente: Set(nova.id_cliente),
+        responde_a: Set(None),
+        erro: Set(None),
+        criada_em: Set(nova.criada_em),
+        atualizada_em: Set(nova.criada_em),
+        ..Default::default()
+    }
+}
+
+/// Stores a student's message in an existing conversation and marks the conversation active.
+pub async fn insert_mensagem_aluno(
+    db: &DatabaseConnection,
+    conversa_id: Uuid,
+    nova: NovaMensagem,
+) -> Result<mensagem::Model, DbErr> {
+    let agora = nova.criada_em;
+    let txn = db.begin().await?;
+    let m = mensagem::Entity::insert(modelo_aluno(conversa_id, nova))
+        .exec_with_returning(&txn)
+        .await?;
+    tocar_conversa(&txn, conversa_id, agora).await?;
+    txn.commit().await?;
+    Ok(m)
+}
+
+async fn tocar_conversa<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    conversa_id: Uuid,
+    agora: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    conversa::Entity::update_many()
+        .col_expr(conversa::Column::AtualizadaEm, agora.into())
+        .filter(conversa::Column::Id.eq(conversa_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_mensagem_por_id_cliente(
+    db: &DatabaseConnection,
+    usuario_id: &str,
+    id_cliente: &str,
+) -> Result<Option<mensagem::Model>, DbErr> {
+    mensagem::Entity::find()
+        .filter(mensagem::Column::UsuarioId.eq(usuario_id))
+        .filter(mensagem::Column::IdCliente.eq(id_cliente))
+        .one(db)
+        .await
+}
+
+/// A conversation's messages in order; with `apos`, only what a tab holding everything up
+/// to that message lacks: the later messages, and earlier ones that changed since it was
+/// written (an answer that was still streaming then). An unknown `apos` gives everything.
+pub async fn list_mensagens(
+    db: &DatabaseConnection,
+    conversa_id: Uuid,
+    apos: Option<Uuid>,
+) -> Result<Vec<mensagem::Model>, DbErr> {
+    let mut q = mensagem::Entity::find().filter(mensagem::Column::ConversaId.eq(conversa_id));
+    if let Some(apos) = apos {
+        let marca = mensagem::Entity::find()
+            .filter(mensagem::Column::Id.eq(apos))
+            .filter(mensagem::Column::ConversaId.eq(conversa_id))
+            .one(db)
+            .await?;
+        if let Some(marca) = marca {
+            q = q.filter(
+                Condition::any()
+                    .add(mensagem::Column::Seq.gt(marca.seq))
+                    .add(mensagem::Column::AtualizadaEm.gt(marca.criada_em)),
+            );
+        }
+    }
+    q.order_by_asc(mensagem::Column::Seq).all(db).await
+}
+
+/// The oldest student message of the conversation that has no answer yet.
+pub async fn find_proxima_sem_resposta(
+    db: &DatabaseConnection,
+    conversa_id: Uuid,
+) -> Result<Option<mensagem::Model>, DbErr> {
+    let respondidas = Query::select()
+        .column(mensagem::Column::RespondeA)
+        .from(mensagem::Entity)
+        .and_where(mensagem::Column::ConversaId.eq(conversa_id))
+        .and_where(mensagem::Column::RespondeA.is_not_null())
+        .to_owned();
+    mensagem::Entity::find()
+        .filter(mensagem::Column::ConversaId.eq(conversa_id))
+        .filter(mensagem::Column::Papel.eq("aluno"))
+        .filter(mensagem::Column::Id.not_in_subquery(respondidas))
+        .order_by_asc(mensagem::Column::Seq)
+        .one(db)
+        .await
+}
+
+/// Conversations with a student message still unanswered (start-up recovery).
+pub async fn list_conversas_com_pendentes(db: &DatabaseConnection) -> Result<Vec<Uuid>, DbErr> {
+    let respondidas = Query::select()
+        .column(mensagem::Column::RespondeA)
+        .from(mensagem::Entity)
+        .and_where(mensagem::Column::RespondeA.is_not_null())
+        .to_owned();
+    mensagem::Entity::find()
+        .select_only()
+        .column(mensagem::Column::ConversaId)
+        .distinct()
+        .filter(mensagem::Column::Papel.eq("aluno"))
+        .filter(mensagem::Column::Id.not_in_subquery(respondidas))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Answers left `gerando` by a process that died.
+pub async fn list_gerando(db: &DatabaseConnection) -> Result<Vec<mensagem::Model>, DbErr> {
+    mensagem::Entity::find()
+        .filter(mensagem::Column::Status.eq("gerando"))
+        .all(db)
+        .await
+}
+
+/// Starts a tutor answer to `pergunta`, empty and `gerando`.
+pub async fn insert_resposta(
+    db: &DatabaseConnection,
+    pergunta: &mensagem::Model,
+    id: Uuid,
+    agora: DateTime<Utc>,
+) -> Result<mensagem::Model, DbErr> {
+    let am = mensagem::ActiveModel {
+        id: Set(id),
+        conversa_id: Set(pergunta.conversa_id),
+        usuario_id: Set(pergunta.usuario_id.clone()),
+        papel: Set("tutor".into()),
+        conteudo: Set(String::new()),
+        status: Set("gerando".into()),
+        id_cliente: Set(None),
+        responde_a: Set(Some(pergunta.id)),
+        erro: Set(None),
+        criada_em: Set(agora),
+        atualizada_em: Set(agora),
+        ..Default::default()
+    };
+    mensagem::Entity::insert(am).exec_with_returning(db).await
+}
+
+/// The one final write of an answer: its text and terminal status.
+pub async fn finalizar_resposta(
+    db: &DatabaseConnection,
+    id: Uuid,
+    conteudo: &str,
+    status: &str,
+    erro: Option<&str>,
+    agora: DateTime<Utc>,
+) -> Result<mensagem::Model, DbErr> {
+    let txn = db.begin().await?;
+    mensagem::Entity::update_many()
+        .col_expr(mensagem::Column::Conteudo, conteudo.into())
+        .col_expr(mensagem::Column::Status, status.into())
+        .col_expr(mensagem::Column::Erro, erro.map(str::to_owned).into())
+        .col_expr(mensagem::Column::AtualizadaEm, agora.into())
+        .filter(mensagem::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let m = mensagem::Entity::find()
+        .filter(mensagem::Column::Id.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("mensagem {id}")))?;
+    tocar_conversa(&txn, m.conversa_id, agora).await?;
+    txn.commit().await?;
+    Ok(m)
+}

@@ -1,0 +1,27 @@
+//! Storage: the only code that imports `entity` and builds queries. Small functions taking a
+//! `&DatabaseConnection`; each write is short and never held open across a model call.
+mod conexao;
+mod conversas;
+mod mensagens;
+
+pub use conexao::{aceita_escritas, conectar};
+pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas};
+pub use mensagens::{
+    finalizar_resposta, find_mensagem_por_id_cliente, find_proxima_sem_resposta,
+    insert_mensagem_aluno, insert_resposta, list_conversas_com_pendentes, list_gerando,
+    list_mensagens,
+};
+
+pub use entity::conversa::Model as ConversaRow;
+pub use entity::mensagem::Model as MensagemRow;
+pub use sea_orm::DatabaseConnection as Db;
+
+/// A message row about to be written.
+#[derive(Debug, Clone)]
+pub struct NovaMensagem {
+    pub id: uuid::Uuid,
+    pub usuario_id: String,
+    pub conteudo: String,
+    pub id_cliente: Option<String>,
+    pub criada_em: chrono::DateTime<chrono::Utc>,
+}
