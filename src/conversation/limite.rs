@@ -26,7 +26,7 @@ impl Limitador {
     pub fn new(por_minuto: u32) -> Self {
         Self {
             por_segundo: f64::from(por_minuto) / 60.0,
-            rajada: f64::from(por_minuto).min(RAJADA_MAX).max(1.0),
+            rajada: f64::from(por_minuto).clamp(1.0, RAJADA_MAX),
             baldes: Mutex::new(HashMap::new()),
         }
     }

@@ -254,10 +254,10 @@ impl Servico {
         };
         let mut mensagens: Vec<Mensagem> = linhas.into_iter().map(Mensagem::from).collect();
         let em_andamento = ao_vivo.as_ref().map(|a| (a.mensagem_id, a.texto.clone()));
-        if let Some((id, texto)) = &em_andamento {
-            if let Some(m) = mensagens.iter_mut().find(|m| m.id == *id) {
-                m.conteudo.clone_from(texto);
-            }
+        if let Some((id, texto)) = &em_andamento
+            && let Some(m) = mensagens.iter_mut().find(|m| m.id == *id)
+        {
+            m.conteudo.clone_from(texto);
         }
         juntar(Ok(Entrada {
             conversa: conversa.into(),
