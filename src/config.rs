@@ -79,6 +79,48 @@ pub struct Config {
     #[arg(long, env = "TUTOR_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
 
+    /// Connecting to the model (TCP and TLS) may take this long.
+    #[arg(
+        long,
+        env = "TUTOR_UPSTREAM_CONNECT_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub upstream_connect_timeout_ms: u64,
+
+    /// The model's first piece of text may take this long (retries included).
+    #[arg(
+        long,
+        env = "TUTOR_UPSTREAM_PRIMEIRO_TOKEN_MS",
+        default_value_t = 30_000
+    )]
+    pub upstream_primeiro_token_ms: u64,
+
+    /// Attempts to start an answer when the model fails before its first token (connect
+    /// errors, 5xx, 429); never after it.
+    #[arg(long, env = "TUTOR_UPSTREAM_TENTATIVAS", default_value_t = 3)]
+    pub upstream_tentativas: u32,
+
+    /// Longest wait between attempts, also the cap on a 429's `Retry-After`.
+    #[arg(long, env = "TUTOR_UPSTREAM_ESPERA_MAX_MS", default_value_t = 5_000)]
+    pub upstream_espera_max_ms: u64,
+
+    /// Largest inbound Socket.IO message in bytes, on every transport (polling body,
+    /// WebSocket message and frame, binary attachments). Sized for an 8,000-character message.
+    #[arg(long, env = "TUTOR_MAX_PAYLOAD_BYTES", default_value_t = 64 * 1024)]
+    pub max_payload_bytes: usize,
+
+    /// Other events (joins, lists, cancels) allowed per user per minute (`0`: no limit).
+    #[arg(long, env = "TUTOR_EVENTOS_POR_MINUTO", default_value_t = 240)]
+    pub eventos_por_minuto: u32,
+
+    /// Sockets one user may have open at once.
+    #[arg(long, env = "TUTOR_MAX_SOCKETS_POR_USUARIO", default_value_t = 20)]
+    pub max_sockets_por_usuario: usize,
+
+    /// New Socket.IO sessions one address may open per second (`0`: no limit).
+    #[arg(long, env = "TUTOR_HANDSHAKES_POR_SEGUNDO", default_value_t = 10)]
+    pub handshakes_por_segundo: u32,
+
     /// Pause between the pieces the demo tutor streams.
     #[arg(long, env = "TUTOR_DEMO_ATRASO_MS", default_value_t = 40)]
     pub demo_atraso_ms: u64,
@@ -112,6 +154,14 @@ pub struct TokenArgs {
 impl Config {
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    pub fn upstream_connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_connect_timeout_ms)
+    }
+
+    pub fn upstream_primeiro_token(&self) -> Duration {
+        Duration::from_millis(self.upstream_primeiro_token_ms)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -13,12 +13,14 @@
 //!   the generation task and the prompt; knows nothing of sockets or SQL.
 //! - [`llm`]: the streaming chat-model trait, its async-openai implementation, the demo tutor.
 //! - [`storage`]: the only code that touches `entity` and builds queries.
+//! - [`limite`]: token buckets for rates per user and per address.
 //! - [`http`]: health, readiness, the demo token endpoint and the `Origin` check.
 pub mod auth;
 pub mod config;
 pub mod conversation;
 pub mod error;
 pub mod http;
+pub mod limite;
 pub mod llm;
 pub mod socket;
 pub mod startup;

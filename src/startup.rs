@@ -9,7 +9,7 @@ use axum::{Router, routing::get};
 use migration::{Migrator, MigratorTrait};
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::{ExposeSecret, SecretString};
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
@@ -21,10 +21,10 @@ use tower_http::{
 use crate::{
     auth::{Papel, Verificador, emitir_token},
     config::Config,
-    conversation::{Ajustes, Gerador, PROMPT_PADRAO, Salas, Servico},
+    conversation::{Ajustes, Gerador, Limites, PROMPT_PADRAO, Salas, Servico},
     http,
-    llm::{ModeloChat, ModeloOpenAi, TutorDemo},
-    socket::{self, DifusorSocketIo, Estado},
+    llm::{ModeloChat, ModeloOpenAi, Politica, TutorDemo},
+    socket::{self, Conexoes, DifusorSocketIo, Estado},
     storage::{self, Db},
 };
 
@@ -76,12 +76,7 @@ impl Application {
             .is_none()
             .then(|| Arc::new(segredo.clone()));
 
-        let (layer, io) = SocketIo::builder()
-            .max_buffer_size(256)
-            .max_payload(64 * 1024)
-            .ws_max_message_size(64 * 1024)
-            .ws_max_frame_size(64 * 1024)
-            .build_layer();
+        let (layer, io) = socket_io(&config);
         let salas = Arc::new(Salas::default());
         let difusor = Arc::new(DifusorSocketIo::new(io.clone()));
         let gerador = Arc::new(Gerador::new(
@@ -92,6 +87,7 @@ impl Application {
             Ajustes {
                 sistema: prompt_sistema(&config)?,
                 orcamento_historico: config.historico_max_caracteres,
+                timeout_primeiro_token: config.upstream_primeiro_token(),
                 timeout_inativo: config.upstream_timeout(),
             },
         ));
@@ -104,22 +100,29 @@ impl Application {
             difusor,
             gerador.clone(),
             salas,
-            config.mensagens_por_minuto,
-            config.max_caracteres,
+            Limites {
+                mensagens_por_minuto: config.mensagens_por_minuto,
+                eventos_por_minuto: config.eventos_por_minuto,
+                max_caracteres: config.max_caracteres,
+            },
         ));
         socket::register(
             &io,
             Estado {
                 servico,
                 verificador: Arc::new(Verificador::new(segredo.expose_secret())),
+                conexoes: Conexoes::new(config.max_sockets_por_usuario),
             },
         );
 
         let router = router(&config, db.clone(), http::SegredoDemo(demo_segredo)).layer(layer);
         let router = router
             .layer(axum::middleware::from_fn_with_state(
-                Arc::new(config.cors_origins.clone()),
-                http::verificar_origem,
+                Arc::new(http::GuardaHandshake::new(
+                    config.cors_origins.clone(),
+                    config.handshakes_por_segundo,
+                )),
+                http::guardar_handshake,
             ))
             .layer(cors(&config.cors_origins))
             .layer(TraceLayer::new_for_http());
@@ -182,6 +185,25 @@ impl Application {
     }
 }
 
+/// One size cap for every way in: the polling body, a WebSocket message and frame, binary
+/// attachments. An oversized payload is refused before it is buffered whole.
+fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) {
+    let cap = config.max_payload_bytes;
+    SocketIo::builder()
+        // Room for a few seconds of a stalled tab; answers are coalesced to ~33 pieces/s.
+        .max_buffer_size(256)
+        .max_payload(cap as u64)
+        .ws_max_message_size(cap)
+        .ws_max_frame_size(cap)
+        .with_parser(
+            ParserConfig::common()
+                .max_incoming_binaries(1)
+                .max_incoming_binary_buf_size(cap)
+                .packet_completion_timeout(Duration::from_secs(10)),
+        )
+        .build_layer()
+}
+
 fn modelo(config: &Config) -> anyhow::Result<Arc<dyn ModeloChat>> {
     if config.modo_demo_llm() {
         tracing::warn!(
@@ -193,10 +215,19 @@ fn modelo(config: &Config) -> anyhow::Result<Arc<dyn ModeloChat>> {
     }
     let base = config.openai_base_url.as_deref();
     tracing::info!(base_url = base.unwrap_or("https://api.openai.com/v1"), model = %config.model, "answers come from an OpenAI-compatible model");
-    let connect = config.upstream_timeout().min(Duration::from_secs(10));
+    let politica = Politica {
+        tentativas: config.upstream_tentativas,
+        espera_max: Duration::from_millis(config.upstream_espera_max_ms),
+    };
     Ok(Arc::new(
-        ModeloOpenAi::new(base, config.openai_api_key.as_ref(), &config.model, connect)
-            .context("building the HTTP client for the model")?,
+        ModeloOpenAi::new(
+            base,
+            config.openai_api_key.as_ref(),
+            &config.model,
+            config.upstream_connect_timeout(),
+            politica,
+        )
+        .context("building the HTTP client for the model")?,
     ))
 }
 

@@ -7,7 +7,7 @@ use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use futures::{FutureExt, StreamExt};
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
@@ -25,6 +25,8 @@ use crate::{
 /// At most one `resposta_parcial` per room this often: pieces from a fast upstream are
 /// coalesced so a socket's outgoing buffer (128 packets) cannot fill from one answer.
 const INTERVALO_PARCIAL: Duration = Duration::from_millis(30);
+/// How often the text of an answer still streaming is saved (crash recovery keeps it).
+const INTERVALO_CHECKPOINT: Duration = Duration::from_secs(2);
 /// Attempts of the final write before the answer is reported as not stored.
 const TENTATIVAS_ESCRITA: u32 = 3;
 /// Attempts of a worker's queue read before it gives up until the next kick.
@@ -40,6 +42,9 @@ enum Fim {
 pub struct Ajustes {
     pub sistema: String,
     pub orcamento_historico: usize,
+    /// Longest wait for the first piece of text (the request and its retries included).
+    pub timeout_primeiro_token: Duration,
+    /// Longest silence between two pieces once the answer has started.
     pub timeout_inativo: Duration,
 }
 
@@ -225,20 +230,29 @@ impl Gerador {
         linhas: Vec<crate::llm::LinhaPrompt>,
         cancelar: &CancellationToken,
     ) -> Fim {
+        let inicio = Instant::now();
+        let primeiro = self.ajustes.timeout_primeiro_token;
         let inativo = self.ajustes.timeout_inativo;
         let mut fluxo = tokio::select! {
             _ = cancelar.cancelled() => return Fim::Cancelada,
             _ = self.interrompendo.cancelled() => return interrompida(),
-            r = timeout(inativo, self.modelo.gerar(linhas)) => match r {
+            r = timeout_at(inicio + primeiro, self.modelo.gerar(linhas)) => match r {
                 Ok(Ok(f)) => f,
                 Ok(Err(e)) => return erro_do_modelo(e),
-                Err(_) => return sem_resposta(inativo),
+                Err(_) => return sem_resposta(primeiro),
             },
         };
+        let mut recebeu = false;
         let mut pendente = String::new();
         let mut ultimo_envio = Instant::now() - INTERVALO_PARCIAL;
+        let mut ultimo_checkpoint = Instant::now();
         let fim = loop {
             let prazo = ultimo_envio + INTERVALO_PARCIAL;
+            let (limite, espera) = if recebeu {
+                (Instant::now() + inativo, inativo)
+            } else {
+                (inicio + primeiro, primeiro)
+            };
             tokio::select! {
                 biased;
                 _ = cancelar.cancelled() => break Fim::Cancelada,
@@ -247,8 +261,9 @@ impl Gerador {
                     self.publicar(sala, std::mem::take(&mut pendente)).await;
                     ultimo_envio = Instant::now();
                 }
-                item = timeout(inativo, fluxo.next()) => match item {
+                item = timeout_at(limite, fluxo.next()) => match item {
                     Ok(Some(Ok(texto))) => {
+                        recebeu = true;
                         pendente.push_str(&texto);
                         if Instant::now() >= prazo {
                             self.publicar(sala, std::mem::take(&mut pendente)).await;
@@ -257,8 +272,12 @@ impl Gerador {
                     }
                     Ok(Some(Err(e))) => break erro_do_modelo(e),
                     Ok(None) => break Fim::Completa,
-                    Err(_) => break sem_resposta(inativo),
+                    Err(_) => break sem_resposta(espera),
                 },
+            }
+            if ultimo_checkpoint.elapsed() >= INTERVALO_CHECKPOINT {
+                self.checkpoint(sala).await;
+                ultimo_checkpoint = Instant::now();
             }
         };
         // Dropping the stream closes the upstream request; what was received is kept.
@@ -267,6 +286,19 @@ impl Gerador {
             self.publicar(sala, pendente).await;
         }
         fim
+    }
+
+    /// Saves the text so far; a failure only costs crash recovery some text, so it is logged.
+    async fn checkpoint(&self, sala: &Sala) {
+        let atual = {
+            let ao_vivo = sala.ao_vivo.lock().await;
+            ao_vivo.as_ref().map(|a| (a.mensagem_id, a.texto.clone()))
+        };
+        if let Some((id, texto)) = atual
+            && let Err(e) = storage::salvar_parcial(&self.db, id, &texto).await
+        {
+            tracing::warn!(error = %e, mensagem_id = %id, "could not checkpoint an answer");
+        }
     }
 
     /// Appends a piece to the answer and emits it, atomically with respect to joins.

@@ -4,7 +4,6 @@
 mod difusor;
 mod entrada;
 mod geracao;
-mod limite;
 mod modelo;
 mod prompt;
 mod sala;
@@ -20,13 +19,13 @@ pub use modelo::{Conversa, Mensagem, codigo_resposta, status};
 pub use prompt::PROMPT_PADRAO;
 pub use sala::Salas;
 
+use crate::limite::Limitador;
 use crate::{
     auth::Usuario,
     error::Erro,
     storage::{self, ConversaRow, Db, NovaMensagem},
 };
 use entrada::{Conteudo, IdCliente, parse_id};
-use limite::Limitador;
 
 /// What a send stored (or, for a retry, had stored before).
 #[derive(Debug, Clone)]
@@ -53,9 +52,23 @@ pub struct Servico {
     difusor: Arc<dyn Difusor>,
     gerador: Arc<Gerador>,
     salas: Arc<Salas>,
-    limitador: Limitador,
+    /// Sends per user.
+    envios: Limitador,
+    /// Every other event per user: looser, but bounded.
+    eventos: Limitador,
     max_caracteres: usize,
 }
+
+/// How much each user may do.
+pub struct Limites {
+    pub mensagens_por_minuto: u32,
+    pub eventos_por_minuto: u32,
+    pub max_caracteres: usize,
+}
+
+/// Sends that may come back to back before the per-minute rate applies.
+const RAJADA_ENVIOS: u32 = 5;
+const RAJADA_EVENTOS: u32 = 30;
 
 impl Servico {
     pub fn new(
@@ -63,17 +76,23 @@ impl Servico {
         difusor: Arc<dyn Difusor>,
         gerador: Arc<Gerador>,
         salas: Arc<Salas>,
-        mensagens_por_minuto: u32,
-        max_caracteres: usize,
+        limites: Limites,
     ) -> Self {
         Self {
             db,
             difusor,
             gerador,
             salas,
-            limitador: Limitador::new(mensagens_por_minuto),
-            max_caracteres,
+            envios: Limitador::new(limites.mensagens_por_minuto, RAJADA_ENVIOS),
+            eventos: Limitador::new(limites.eventos_por_minuto, RAJADA_EVENTOS),
+            max_caracteres: limites.max_caracteres,
         }
+    }
+
+    fn contar_evento(&self, usuario: &Usuario) -> Result<(), Erro> {
+        self.eventos
+            .tomar(&usuario.id)
+            .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })
     }
 
     /// `mensagem_enviada`. `confirmar` is called once the message is durable (or with the
@@ -133,7 +152,7 @@ impl Servico {
             Some(id) => Some(self.para_escrever(usuario, id).await?),
             None => None,
         };
-        self.limitador
+        self.envios
             .tomar(&usuario.id)
             .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })?;
 
@@ -236,7 +255,10 @@ impl Servico {
     ) where
         F: FnOnce(Result<Entrada, Erro>),
     {
-        let conversa = match parse_id("conversa_id", &conversa_id) {
+        let conversa = match self
+            .contar_evento(usuario)
+            .and_then(|()| parse_id("conversa_id", &conversa_id))
+        {
             Ok(id) => self.para_ler(usuario, id).await,
             Err(e) => Err(e),
         };
@@ -294,6 +316,7 @@ impl Servico {
         usuario: &Usuario,
         de: Option<String>,
     ) -> Result<Vec<Conversa>, Erro> {
+        self.contar_evento(usuario)?;
         let alvo = match de {
             Some(outro) if outro != usuario.id => {
                 if !usuario.is_professor() {

@@ -3,11 +3,13 @@
 //! sockets, storage or conversations.
 mod demo;
 mod openai;
+mod transporte;
 
 use futures::stream::BoxStream;
 
 pub use demo::TutorDemo;
 pub use openai::ModeloOpenAi;
+pub use transporte::Politica;
 
 /// Who says a prompt line. Student text only ever travels as `Usuario`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,11 +8,10 @@ use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Papel};
-
-/// Attempts to start a stream (connect errors, 5xx, 429), before any token arrived.
-const TENTATIVAS: u32 = 3;
-const ESPERA_BASE: Duration = Duration::from_millis(250);
+use super::{
+    ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Papel,
+    transporte::{self, Politica},
+};
 
 pub struct ModeloOpenAi {
     cliente: Client<OpenAIConfig>,
@@ -20,13 +19,14 @@ pub struct ModeloOpenAi {
 }
 
 impl ModeloOpenAi {
-    /// `connect_timeout` bounds the TCP/TLS connect; the idle timeout between chunks is the
-    /// generation task's job (it also covers the demo tutor).
+    /// `connect_timeout` bounds the TCP/TLS connect; the time-to-first-token and idle
+    /// timeouts are the generation task's job (they also cover the demo tutor).
     pub fn new(
         base_url: Option<&str>,
         chave: Option<&SecretString>,
         modelo: &str,
         connect_timeout: Duration,
+        politica: Politica,
     ) -> Result<Self, reqwest::Error> {
         let mut config = OpenAIConfig::new();
         if let Some(base) = base_url {
@@ -37,8 +37,11 @@ impl ModeloOpenAi {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .build()?;
+        let servico = tower::service_fn(move |pedido| {
+            transporte::executar(http.clone(), politica.clone(), pedido)
+        });
         Ok(Self {
-            cliente: Client::with_config(config).with_http_client(http),
+            cliente: Client::with_config(config).with_http_service(servico),
             modelo: modelo.to_owned(),
         })
     }
@@ -86,56 +89,37 @@ fn papel(p: Papel) -> &'static str {
     }
 }
 
-fn classificar(e: &OpenAIError) -> (ErroModelo, bool) {
+fn classificar(e: &OpenAIError) -> ErroModelo {
     let texto = e.to_string();
     match e {
         OpenAIError::ApiError(api) if api.status_code.as_u16() == 429 => {
-            let sem_cota = api.api_error.code.as_deref() == Some("insufficient_quota");
-            (ErroModelo::LimiteExcedido(texto), !sem_cota)
+            ErroModelo::LimiteExcedido(texto)
         }
-        OpenAIError::ApiError(api) => {
-            let repetir = api.status_code.is_server_error();
-            (ErroModelo::Indisponivel(texto), repetir)
-        }
-        OpenAIError::Reqwest(r) => (ErroModelo::Indisponivel(texto), r.is_connect()),
-        _ => (ErroModelo::Indisponivel(texto), false),
+        _ => ErroModelo::Indisponivel(texto),
     }
 }
 
 #[async_trait::async_trait]
 impl ModeloChat for ModeloOpenAi {
     async fn gerar(&self, prompt: Vec<LinhaPrompt>) -> Result<Fluxo, ErroModelo> {
-        let mut tentativa = 0;
-        let bruto = loop {
-            let pedido = Pedido {
-                model: &self.modelo,
-                messages: prompt
-                    .iter()
-                    .map(|l| LinhaWire {
-                        role: papel(l.papel),
-                        content: &l.conteudo,
-                    })
-                    .collect(),
-                stream: true,
-            };
-            match self
-                .cliente
-                .chat()
-                .create_stream_byot::<_, Pedaco>(pedido)
-                .await
-            {
-                Ok(s) => break s,
-                Err(e) => {
-                    tentativa += 1;
-                    let (erro, repetir) = classificar(&e);
-                    if !repetir || tentativa >= TENTATIVAS {
-                        return Err(erro);
-                    }
-                    tracing::warn!(error = %e, tentativa, "upstream failed before the first token; retrying");
-                    tokio::time::sleep(ESPERA_BASE * 2u32.pow(tentativa - 1)).await;
-                }
-            }
+        let pedido = Pedido {
+            model: &self.modelo,
+            messages: prompt
+                .iter()
+                .map(|l| LinhaWire {
+                    role: papel(l.papel),
+                    content: &l.conteudo,
+                })
+                .collect(),
+            stream: true,
         };
+        // Retries before the first token happen below, in `transporte`.
+        let bruto = self
+            .cliente
+            .chat()
+            .create_stream_byot::<_, Pedaco>(pedido)
+            .await
+            .map_err(|e| classificar(&e))?;
         Ok(pedacos(bruto))
     }
 }

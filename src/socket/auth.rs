@@ -1,18 +1,24 @@
 //! Connect middleware: no socket reaches a handler without a valid token. Every failure is
 //! the same `nao_autorizado` to the client (the error's `Display` is what `connect_error`
 //! carries); the reason goes to the log at debug level, never the token.
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde::Deserialize;
 use socketioxide::extract::SocketRef;
 use tokio_util::sync::CancellationToken;
 
-use super::{Estado, ordem::Sequenciador, wire};
+use super::{Estado, conexoes::Vaga, ordem::Sequenciador, wire};
 use crate::auth::{Usuario, agora_unix};
 
+/// Why a connection is refused; the `Display` is the `connect_error` message.
 #[derive(Debug, thiserror::Error)]
-#[error("nao_autorizado")]
-pub struct NaoAutorizado;
+pub enum Recusa {
+    #[error("nao_autorizado")]
+    NaoAutorizado,
+    /// The user already has the most sockets allowed open.
+    #[error("limite_excedido")]
+    LimiteExcedido,
+}
 
 #[derive(Deserialize)]
 struct Credenciais {
@@ -23,15 +29,20 @@ pub async fn autenticar(
     s: SocketRef,
     estado: Estado,
     auth: Result<serde_json::Value, socketioxide::ParserError>,
-) -> Result<(), NaoAutorizado> {
+) -> Result<(), Recusa> {
     let token = auth
         .ok()
         .and_then(|v| serde_json::from_value::<Credenciais>(v).ok())
         .map(|c| c.token);
     let Some(usuario) = token.and_then(|t| estado.verificador.verificar(&t)) else {
         tracing::debug!(sid = %s.id, "handshake refused");
-        return Err(NaoAutorizado);
+        return Err(Recusa::NaoAutorizado);
     };
+    let Some(vaga) = estado.conexoes.reservar(&usuario.id) else {
+        tracing::info!(sid = %s.id, "user has too many sockets open; refused");
+        return Err(Recusa::LimiteExcedido);
+    };
+    s.extensions.insert(vaga);
     s.extensions.insert(usuario);
     s.extensions.insert(Sequenciador::default());
     s.extensions.insert(estado);
@@ -56,11 +67,12 @@ pub fn vigiar_expiracao(s: &SocketRef, usuario: &Usuario) {
     });
 }
 
-/// Stops the expiry watcher of a socket that is gone.
+/// A socket is gone: stop its expiry watcher and free its place.
 pub async fn ao_desconectar(s: SocketRef) {
     if let Some(fim) = s.extensions.get::<CancellationToken>() {
         fim.cancel();
     }
+    s.extensions.remove::<Arc<Vaga>>();
 }
 
 /// The rooms every socket is in from the start: its user's and its own.

@@ -3,6 +3,7 @@
 //! code that emits into rooms; `wire` holds every event name and payload type. Nothing here
 //! touches the database or the model directly.
 mod auth;
+mod conexoes;
 mod difusor;
 mod handlers;
 mod ordem;
@@ -16,6 +17,7 @@ use socketioxide::{
     handler::ConnectHandler,
 };
 
+pub use conexoes::Conexoes;
 pub use difusor::DifusorSocketIo;
 
 use crate::{auth::Usuario, auth::Verificador, conversation::Servico};
@@ -25,6 +27,7 @@ use crate::{auth::Usuario, auth::Verificador, conversation::Servico};
 pub struct Estado {
     pub servico: Arc<Servico>,
     pub verificador: Arc<Verificador>,
+    pub conexoes: Arc<Conexoes>,
 }
 
 /// Registers the namespace, its auth middleware and every event handler. The state rides in

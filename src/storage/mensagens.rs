@@ -165,6 +165,22 @@ pub async fn insert_resposta(
     mensagem::Entity::insert(am).exec_with_returning(db).await
 }
 
+/// A checkpoint of an answer still streaming, so a crash keeps most of its text. Written
+/// every few seconds at most, never per piece.
+pub async fn salvar_parcial(
+    db: &DatabaseConnection,
+    id: Uuid,
+    conteudo: &str,
+) -> Result<(), DbErr> {
+    mensagem::Entity::update_many()
+        .col_expr(mensagem::Column::Conteudo, conteudo.into())
+        .filter(mensagem::Column::Id.eq(id))
+        .filter(mensagem::Column::Status.eq("gerando"))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The one final write of an answer: its text and terminal status.
 pub async fn finalizar_resposta(
     db: &DatabaseConnection,

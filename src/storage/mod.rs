@@ -9,7 +9,7 @@ pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas}
 pub use mensagens::{
     finalizar_resposta, find_mensagem_por_id_cliente, find_proxima_sem_resposta,
     insert_mensagem_aluno, insert_resposta, list_conversas_com_pendentes, list_gerando,
-    list_mensagens,
+    list_mensagens, salvar_parcial,
 };
 
 pub use entity::conversa::Model as ConversaRow;
