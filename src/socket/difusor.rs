@@ -1,7 +1,13 @@
-//! The broadcaster: the only code that emits into rooms. Each event is serialized once by
-//! socketioxide for the whole room; a failed emit (a socket gone, a full buffer) is logged
-//! and never stops the answer: the database stays the truth, and tabs catch up on join.
-use socketioxide::SocketIo;
+//! The broadcaster: the only code that emits into rooms.
+//!
+//! Each event's payload is serialized to JSON once (`RawValue`), then handed to every local
+//! socket of the room in turn, because only a per-socket send tells which socket's buffer is
+//! full: a tab that stopped reading is disconnected rather than sent a stream with a gap (it
+//! catches up with `entrar_conversa` + `apos` when it comes back). Failures never stop the
+//! answer: the database stays the truth.
+use serde::Serialize;
+use serde_json::value::RawValue;
+use socketioxide::{SendError, SocketError, SocketIo};
 use uuid::Uuid;
 
 use super::wire::{self, saida};
@@ -15,24 +21,42 @@ impl DifusorSocketIo {
     pub fn new(io: SocketIo) -> Self {
         Self { io }
     }
-}
 
-fn registrar(evento: &str, r: Result<(), socketioxide::BroadcastError>) {
-    if let Err(e) = r {
-        tracing::warn!(evento, error = %e, "broadcast not delivered to every socket");
+    /// Emits `evento` to every socket in `sala`, except the sockets in room `exceto`.
+    fn emitir<T: Serialize>(&self, sala: String, exceto: Option<String>, evento: &str, dados: &T) {
+        let json = match serde_json::value::to_raw_value(dados) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(evento, error = %e, "event payload does not serialize");
+                return;
+            }
+        };
+        let mut alvo = self.io.to(sala);
+        if let Some(exceto) = exceto {
+            alvo = alvo.except(exceto);
+        }
+        for s in alvo.sockets() {
+            match s.emit(evento, &*json as &RawValue) {
+                Ok(()) | Err(SendError::Socket(SocketError::Closed)) => {}
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                    tracing::warn!(sid = %s.id, evento, "socket not keeping up; disconnecting it");
+                    let _ = s.disconnect();
+                }
+                Err(e) => tracing::warn!(sid = %s.id, evento, error = %e, "emit failed"),
+            }
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl Difusor for DifusorSocketIo {
     async fn conversa_criada(&self, usuario: &str, conversa: &Conversa, exceto: &Origem) {
-        let r = self
-            .io
-            .to(wire::sala_usuario(usuario))
-            .except(wire::sala_socket(&exceto.0))
-            .emit(saida::CONVERSA_CRIADA, &wire::EvConversaCriada { conversa })
-            .await;
-        registrar(saida::CONVERSA_CRIADA, r);
+        self.emitir(
+            wire::sala_usuario(usuario),
+            Some(wire::sala_socket(&exceto.0)),
+            saida::CONVERSA_CRIADA,
+            &wire::EvConversaCriada { conversa },
+        );
     }
 
     async fn mensagem_recebida(&self, mensagem: &Mensagem, exceto: &Origem) {
@@ -40,13 +64,12 @@ impl Difusor for DifusorSocketIo {
             conversa_id: mensagem.conversa_id,
             mensagem,
         };
-        let r = self
-            .io
-            .to(wire::sala_conversa(mensagem.conversa_id))
-            .except(wire::sala_socket(&exceto.0))
-            .emit(saida::MENSAGEM_RECEBIDA, &ev)
-            .await;
-        registrar(saida::MENSAGEM_RECEBIDA, r);
+        self.emitir(
+            wire::sala_conversa(mensagem.conversa_id),
+            Some(wire::sala_socket(&exceto.0)),
+            saida::MENSAGEM_RECEBIDA,
+            &ev,
+        );
     }
 
     async fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid) {
@@ -54,12 +77,12 @@ impl Difusor for DifusorSocketIo {
             conversa_id,
             mensagem_id,
         };
-        let r = self
-            .io
-            .to(wire::sala_conversa(conversa_id))
-            .emit(saida::RESPOSTA_INICIADA, &ev)
-            .await;
-        registrar(saida::RESPOSTA_INICIADA, r);
+        self.emitir(
+            wire::sala_conversa(conversa_id),
+            None,
+            saida::RESPOSTA_INICIADA,
+            &ev,
+        );
     }
 
     async fn resposta_parcial(
@@ -75,12 +98,12 @@ impl Difusor for DifusorSocketIo {
             indice,
             delta,
         };
-        let r = self
-            .io
-            .to(wire::sala_conversa(conversa_id))
-            .emit(saida::RESPOSTA_PARCIAL, &ev)
-            .await;
-        registrar(saida::RESPOSTA_PARCIAL, r);
+        self.emitir(
+            wire::sala_conversa(conversa_id),
+            None,
+            saida::RESPOSTA_PARCIAL,
+            &ev,
+        );
     }
 
     async fn mensagem_respondida(&self, mensagem: &Mensagem) {
@@ -88,12 +111,12 @@ impl Difusor for DifusorSocketIo {
             conversa_id: mensagem.conversa_id,
             mensagem,
         };
-        let r = self
-            .io
-            .to(wire::sala_conversa(mensagem.conversa_id))
-            .emit(saida::MENSAGEM_RESPONDIDA, &ev)
-            .await;
-        registrar(saida::MENSAGEM_RESPONDIDA, r);
+        self.emitir(
+            wire::sala_conversa(mensagem.conversa_id),
+            None,
+            saida::MENSAGEM_RESPONDIDA,
+            &ev,
+        );
     }
 
     async fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str, texto: &str) {
@@ -105,11 +128,11 @@ impl Difusor for DifusorSocketIo {
                 mensagem: texto,
             },
         };
-        let r = self
-            .io
-            .to(wire::sala_conversa(conversa_id))
-            .emit(saida::ERRO_RESPOSTA, &ev)
-            .await;
-        registrar(saida::ERRO_RESPOSTA, r);
+        self.emitir(
+            wire::sala_conversa(conversa_id),
+            None,
+            saida::ERRO_RESPOSTA,
+            &ev,
+        );
     }
 }
