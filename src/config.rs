@@ -121,6 +121,12 @@ pub struct Config {
     #[arg(long, env = "TUTOR_HANDSHAKES_POR_SEGUNDO", default_value_t = 10)]
     pub handshakes_por_segundo: u32,
 
+    /// Lift the caps that keep the libraries under us (Socket.IO, HTTP, SQL) from logging
+    /// packets, headers and statements, which carry tokens and students' text. For
+    /// debugging on a developer's machine only.
+    #[arg(long, env = "TUTOR_LOG_INSEGURO", default_value_t = false)]
+    pub log_inseguro: bool,
+
     /// Pause between the pieces the demo tutor streams.
     #[arg(long, env = "TUTOR_DEMO_ATRASO_MS", default_value_t = 40)]
     pub demo_atraso_ms: u64,

@@ -40,12 +40,24 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filtro_de_log(config.log_inseguro))
         .init();
     let app = Application::build(config).await?;
     app.run_until(sinal_de_parada()).await
+}
+
+/// `RUST_LOG` (default `info`), with the libraries that would print packets, headers or SQL
+/// (tokens, keys, students' text) held at `warn` whatever it says, unless `log_inseguro`.
+fn filtro_de_log(log_inseguro: bool) -> EnvFilter {
+    let pedido = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let tetos = if log_inseguro {
+        ""
+    } else {
+        ",socketioxide=warn,engineioxide=warn,hyper=warn,hyper_util=warn,reqwest=warn,\
+         h2=warn,tungstenite=warn,tokio_tungstenite=warn,sqlx=warn,sea_orm=warn,\
+         async_openai=warn,tower_http=info"
+    };
+    EnvFilter::try_new(format!("{pedido}{tetos}")).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// SIGTERM or Ctrl-C.

@@ -43,6 +43,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let modelo = modelo(&config)?;
+        Self::build_com_modelo(config, modelo).await
+    }
+
+    /// Like `build`, with the model given instead of chosen from the configuration (tests
+    /// use it to put a misbehaving model behind the real pipeline).
+    pub async fn build_com_modelo(
+        config: Config,
+        modelo: Arc<dyn ModeloChat>,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             config.redis_url.is_none(),
             "REDIS_URL is set, but this build runs a single node only; unset it"
@@ -81,7 +91,7 @@ impl Application {
         let difusor = Arc::new(DifusorSocketIo::new(io.clone()));
         let gerador = Arc::new(Gerador::new(
             db.clone(),
-            modelo(&config)?,
+            modelo,
             difusor.clone(),
             salas.clone(),
             Ajustes {
