@@ -135,18 +135,20 @@ impl Gerador {
             }
             match storage::find_proxima_sem_resposta(&self.db, sala.conversa_id).await {
                 Ok(Some(pergunta)) => {
-                    falhas = 0;
                     let resposta = AssertUnwindSafe(self.responder(&sala, pergunta))
                         .catch_unwind()
                         .await;
                     match resposta {
-                        Ok(Ok(())) => {}
+                        Ok(Ok(())) => falhas = 0,
                         Ok(Err(e)) => {
                             // The answer row could not even be created: wait, then retry.
                             tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not start an answer");
                             falhas += 1;
                         }
-                        Err(_) => self.depois_de_panico(&sala).await,
+                        Err(_) => {
+                            self.depois_de_panico(&sala).await;
+                            falhas += 1;
+                        }
                     }
                 }
                 Ok(None) => {
@@ -186,11 +188,13 @@ impl Gerador {
 
     /// Generates and stores the answer to `pergunta`, streaming it to the room.
     async fn responder(&self, sala: &Sala, pergunta: MensagemRow) -> Result<(), sea_orm::DbErr> {
-        let resposta =
-            storage::insert_resposta(&self.db, &pergunta, Uuid::now_v7(), Utc::now()).await?;
-        let cancelar = sala.armar_cancelamento();
-        {
+        let cancelar = {
+            // Row, live state and `resposta_iniciada` in one step with respect to joins: a
+            // joining tab sees either no answer yet or an answer it gets every piece of.
             let mut ao_vivo = sala.ao_vivo.lock().await;
+            let resposta =
+                storage::insert_resposta(&self.db, &pergunta, Uuid::now_v7(), Utc::now()).await?;
+            let cancelar = sala.armar_cancelamento();
             *ao_vivo = Some(EmAndamento {
                 mensagem_id: resposta.id,
                 texto: String::new(),
@@ -199,7 +203,8 @@ impl Gerador {
             self.difusor
                 .resposta_iniciada(sala.conversa_id, resposta.id)
                 .await;
-        }
+            cancelar
+        };
         let fim = match storage::list_mensagens(&self.db, sala.conversa_id, None).await {
             Ok(historico) => {
                 let linhas = prompt::montar(
