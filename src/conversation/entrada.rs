@@ -75,3 +75,48 @@ impl IdCliente {
 pub fn parse_id(campo: &str, texto: &str) -> Result<Uuid, Erro> {
     Uuid::parse_str(texto).map_err(|_| Erro::entrada(format!("{campo} não é um UUID válido.")))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Accepted text comes back byte for byte; the limit counts code points.
+        #[test]
+        fn content_is_kept_exact_and_limited_in_code_points(texto in "\\PC{0,40}", max in 1usize..30) {
+            match Conteudo::parse(texto.clone(), max) {
+                Ok(c) => {
+                    prop_assert!(texto.chars().count() <= max && !texto.trim().is_empty());
+                    prop_assert_eq!(c.into_inner(), texto);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.codigo(), "entrada_invalida");
+                    prop_assert!(texto.chars().count() > max || texto.trim().is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn emoji_and_nul_count_as_one_character_each() {
+        assert!(Conteudo::parse("😀".repeat(8000), 8000).is_ok());
+        assert!(Conteudo::parse("😀".repeat(8001), 8000).is_err());
+        assert!(Conteudo::parse("a\0b".into(), 3).is_ok());
+        assert!(Conteudo::parse(" \n\t ".into(), 10).is_err());
+    }
+
+    #[test]
+    fn titles_are_one_line_from_the_first_words() {
+        let c = Conteudo::parse(
+            "  Como\nresolvo   equações do segundo grau com números complexos?".into(),
+            100,
+        )
+        .expect("valid");
+        assert_eq!(
+            c.titulo(),
+            "Como resolvo equações do segundo grau com números"
+        );
+    }
+}

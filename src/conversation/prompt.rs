@@ -66,3 +66,66 @@ pub fn montar(
     linhas.extend(linhas_rev.into_iter().rev());
     linhas
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn linha(
+        seq: i64,
+        papel: &str,
+        texto: &str,
+        responde_a: Option<Uuid>,
+        st: &str,
+    ) -> MensagemRow {
+        MensagemRow {
+            seq,
+            id: Uuid::now_v7(),
+            conversa_id: Uuid::nil(),
+            usuario_id: "u".into(),
+            papel: papel.into(),
+            conteudo: texto.into(),
+            status: st.into(),
+            id_cliente: None,
+            responde_a,
+            erro: None,
+            criada_em: Utc::now(),
+            atualizada_em: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn history_pairs_each_question_with_its_answer_and_stops_at_the_question() {
+        let q1 = linha(1, "aluno", "pergunta 1", None, "completa");
+        let q2 = linha(2, "aluno", "pergunta 2", None, "completa");
+        let q3 = linha(3, "aluno", "pergunta 3", None, "completa");
+        // Answers are stored after the questions queued behind them.
+        let r1 = linha(4, "tutor", "resposta 1", Some(q1.id), "completa");
+        let r2 = linha(5, "tutor", "", Some(q2.id), "gerando");
+        let todas = vec![q1.clone(), q2.clone(), q3, r1, r2];
+        let p = montar("SISTEMA", &todas, &q2, 10_000);
+        let vistas: Vec<(Papel, &str)> = p.iter().map(|l| (l.papel, l.conteudo.as_str())).collect();
+        assert_eq!(
+            vistas,
+            vec![
+                (Papel::Sistema, "SISTEMA"),
+                (Papel::Usuario, "pergunta 1"),
+                (Papel::Assistente, "resposta 1"),
+                (Papel::Usuario, "pergunta 2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_oldest_history_goes_first_when_over_budget_but_the_question_always_stays() {
+        let q1 = linha(1, "aluno", &"a".repeat(50), None, "completa");
+        let q2 = linha(2, "aluno", &"b".repeat(50), None, "completa");
+        let p = montar("S", &[q1, q2.clone()], &q2, 60);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].conteudo, "b".repeat(50));
+        let p = montar("S", std::slice::from_ref(&q2), &q2, 10);
+        assert_eq!(p.len(), 2, "the question is sent even over budget");
+    }
+}
