@@ -1,0 +1,219 @@
+//! What every story needs: `spawn_app()` starts the real server on port 0 with its own SQLite
+//! file, the real migrations and a fake upstream of its own; tokens; a socket.io client.
+pub mod cliente;
+pub mod upstream;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tutor::{
+    auth::{Papel, emitir_token},
+    config::Config,
+    llm::ModeloChat,
+    startup::Application,
+};
+
+pub use cliente::Cliente;
+pub use upstream::{FakeUpstream, PADRAO, Roteiro};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub segredo: String,
+    pub db_url: String,
+    pub dir: Arc<TempDir>,
+    pub upstream: FakeUpstream,
+    args: Vec<String>,
+    servidor: Servidor,
+}
+
+/// The running server; dropping it (a test that ended early) aborts it.
+struct Servidor {
+    parar: Option<oneshot::Sender<()>>,
+    tarefa: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for Servidor {
+    fn drop(&mut self) {
+        if let Some(t) = self.tarefa.take() {
+            t.abort();
+        }
+    }
+}
+
+/// The server as tests run it: fast timeouts, no rate limits unless a test sets them.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `ajustar` may append flags (a later flag overrides an earlier one).
+pub async fn spawn_app_with(ajustar: impl FnOnce(&mut Vec<String>)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let upstream = FakeUpstream::start().await;
+    let db_url = format!("sqlite://{}/tutor.db?mode=rwc", dir.path().display());
+    let segredo = format!("segredo-de-teste-{}", uuid::Uuid::new_v4());
+    let mut args: Vec<String> = [
+        "tutor",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &db_url,
+        "--jwt-secret",
+        &segredo,
+        "--openai-base-url",
+        &upstream.base_url(),
+        "--openai-api-key",
+        "chave-de-teste",
+        "--model",
+        "modelo-teste",
+        "--upstream-timeout-ms",
+        "1500",
+        "--upstream-primeiro-token-ms",
+        "1500",
+        "--upstream-espera-max-ms",
+        "50",
+        "--mensagens-por-minuto",
+        "0",
+        "--eventos-por-minuto",
+        "0",
+        "--handshakes-por-segundo",
+        "0",
+        "--shutdown-grace-ms",
+        "2000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    ajustar(&mut args);
+    iniciar(args, dir, upstream, db_url, segredo, None).await
+}
+
+/// The server with `modelo` in place of the OpenAI-compatible one.
+pub async fn spawn_app_com_modelo(modelo: Arc<dyn ModeloChat>) -> TestApp {
+    let app = spawn_app().await;
+    let TestApp {
+        args,
+        dir,
+        upstream,
+        db_url,
+        segredo,
+        ..
+    } = app.parar_e_desmontar().await;
+    iniciar(args, dir, upstream, db_url, segredo, Some(modelo)).await
+}
+
+async fn iniciar(
+    args: Vec<String>,
+    dir: Arc<TempDir>,
+    upstream: FakeUpstream,
+    db_url: String,
+    segredo: String,
+    modelo: Option<Arc<dyn ModeloChat>>,
+) -> TestApp {
+    let config = Config::try_parse_from(&args).expect("test configuration");
+    let app = match modelo {
+        Some(m) => Application::build_com_modelo(config, m).await,
+        None => Application::build(config).await,
+    }
+    .expect("the server builds");
+    let addr = app.addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let tarefa = tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        url: format!("http://{addr}"),
+        segredo,
+        db_url,
+        dir,
+        upstream,
+        args,
+        servidor: Servidor {
+            parar: Some(tx),
+            tarefa: Some(tarefa),
+        },
+    }
+}
+
+use clap::Parser;
+
+impl TestApp {
+    pub fn token(&self, sub: &str) -> String {
+        emitir_token(&self.segredo, sub, Papel::Aluno, Duration::from_secs(3600))
+    }
+
+    pub fn token_professor(&self, sub: &str) -> String {
+        emitir_token(
+            &self.segredo,
+            sub,
+            Papel::Professor,
+            Duration::from_secs(3600),
+        )
+    }
+
+    pub async fn cliente(&self, sub: &str) -> Cliente {
+        Cliente::conectar(&self.url, &self.token(sub))
+            .await
+            .expect("the client connects")
+    }
+
+    /// Stops the server (as SIGTERM would) and waits for it to finish.
+    pub async fn parar(&mut self) {
+        if let Some(tx) = self.servidor.parar.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.servidor.tarefa.take() {
+            tokio::time::timeout(Duration::from_secs(15), t)
+                .await
+                .expect("the server stops in time")
+                .expect("server task")
+                .expect("the server stops cleanly");
+        }
+    }
+
+    async fn parar_e_desmontar(mut self) -> Self {
+        self.parar().await;
+        self
+    }
+
+    /// Stops the server and starts a new one on the same database and upstream.
+    pub async fn reiniciar(self) -> TestApp {
+        let TestApp {
+            args,
+            dir,
+            upstream,
+            db_url,
+            segredo,
+            ..
+        } = self.parar_e_desmontar().await;
+        let mut args = args;
+        // Same database; a new port.
+        args.extend(["--addr".into(), "127.0.0.1:0".into()]);
+        iniciar(args, dir, upstream, db_url, segredo, None).await
+    }
+
+    /// Sends a message and returns its ack (asserting success).
+    pub async fn enviar(c: &Cliente, payload: Value) -> Value {
+        let ack = c.pedir("mensagem_enviada", payload).await;
+        assert_eq!(ack["ok"], true, "send failed: {ack}");
+        ack
+    }
+}
+
+/// Sends `conteudo` in a new conversation and waits for the answer to end.
+pub async fn conversa_respondida(c: &Cliente, conteudo: &str) -> (Value, (String, Value)) {
+    let ack = TestApp::enviar(c, json!({ "conteudo": conteudo })).await;
+    let conversa = ack["conversa_id"].as_str().expect("conversa_id").to_owned();
+    let fim = c.esperar_fim(&conversa).await;
+    (ack, fim)
+}
+
+/// Runs `f` with a deadline, so a test cannot hang.
+pub async fn com_prazo<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("the step finished in time")
+}

@@ -1,0 +1,269 @@
+//! An in-process OpenAI-compatible server that streams chat completions exactly as the real
+//! API does (SSE `chat.completion.chunk`s, a final chunk with `finish_reason`, `[DONE]`), and
+//! that each test scripts: delays, HTTP errors, cut streams, garbage, hangs, gates. It records
+//! every request body so tests can check what was sent upstream.
+use std::{
+    collections::VecDeque,
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use futures::{StreamExt, stream};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+
+/// What the next request gets.
+#[derive(Clone)]
+pub enum Roteiro {
+    /// The pieces, `atraso` apart, then `finish_reason` (`stop` normally), then `[DONE]`.
+    Responder {
+        pedacos: Vec<String>,
+        atraso: Duration,
+        finish: &'static str,
+    },
+    /// Every piece waits for a permit of `portao`: the test decides when each one goes.
+    Portao {
+        pedacos: Vec<String>,
+        portao: Arc<Semaphore>,
+    },
+    /// An HTTP error with an OpenAI-style body, and maybe a `Retry-After`.
+    Erro {
+        status: u16,
+        codigo: &'static str,
+        retry_after: Option<u64>,
+    },
+    /// Some pieces, then the connection closes without `finish_reason` or `[DONE]`.
+    Cortar { pedacos: Vec<String> },
+    /// Some pieces, then a `data:` line that is not JSON, then more pieces and a proper end.
+    Lixo {
+        antes: Vec<String>,
+        depois: Vec<String>,
+    },
+    /// Some pieces, then one line of `bytes` bytes with no newline, forever pending after.
+    LinhaEnorme { antes: Vec<String>, bytes: usize },
+    /// Some pieces, then silence with the connection open.
+    Pendurar { pedacos: Vec<String> },
+}
+
+impl Roteiro {
+    pub fn texto(pedacos: &[&str]) -> Self {
+        Roteiro::Responder {
+            pedacos: pedacos.iter().map(|s| s.to_string()).collect(),
+            atraso: Duration::from_millis(5),
+            finish: "stop",
+        }
+    }
+
+    pub fn lento(pedacos: &[&str], atraso_ms: u64) -> Self {
+        Roteiro::Responder {
+            pedacos: pedacos.iter().map(|s| s.to_string()).collect(),
+            atraso: Duration::from_millis(atraso_ms),
+            finish: "stop",
+        }
+    }
+}
+
+/// The answer every request gets when the test scripted nothing.
+pub const PADRAO: [&str; 4] = ["Uma fração ", "representa ", "partes de ", "um todo."];
+
+#[derive(Default)]
+struct Estado {
+    fila: Mutex<VecDeque<Roteiro>>,
+    pedidos: Mutex<Vec<Value>>,
+    chegou: Notify,
+}
+
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    estado: Arc<Estado>,
+    tarefa: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.tarefa.abort();
+    }
+}
+
+impl FakeUpstream {
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("address")).await
+    }
+
+    /// On a given address (to stop it and start it again where the server expects it).
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        let estado = Arc::new(Estado::default());
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completar))
+            .with_state(estado.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind fake upstream");
+        let addr = listener.local_addr().expect("addr");
+        let tarefa = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            estado,
+            tarefa,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Queues what the next request gets.
+    pub fn roteiro(&self, r: Roteiro) {
+        self.estado.fila.lock().expect("lock").push_back(r);
+    }
+
+    /// Every request body received so far.
+    pub fn pedidos(&self) -> Vec<Value> {
+        self.estado.pedidos.lock().expect("lock").clone()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn esperar_pedidos(&self, n: usize) -> Vec<Value> {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let chegou = self.estado.chegou.notified();
+                let p = self.pedidos();
+                if p.len() >= n {
+                    return p;
+                }
+                chegou.await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the upstream did not get {n} requests"))
+    }
+}
+
+fn pedaco(conteudo: &str) -> Bytes {
+    let v = json!({
+        "id": "chatcmpl-teste", "object": "chat.completion.chunk", "created": 1,
+        "model": "modelo-teste",
+        "choices": [{"index": 0, "delta": {"content": conteudo}, "finish_reason": null}]
+    });
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+fn inicio() -> Bytes {
+    let v = json!({
+        "id": "chatcmpl-teste", "object": "chat.completion.chunk", "created": 1,
+        "model": "modelo-teste",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]
+    });
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+fn fim(finish: &str) -> Bytes {
+    let v = json!({
+        "id": "chatcmpl-teste", "object": "chat.completion.chunk", "created": 1,
+        "model": "modelo-teste",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]
+    });
+    Bytes::from(format!("data: {v}\n\ndata: [DONE]\n\n"))
+}
+
+type Fluxo = futures::stream::BoxStream<'static, Result<Bytes, Infallible>>;
+
+fn sse(corpo: Fluxo) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(corpo))
+        .expect("response")
+}
+
+fn pedacos_com_atraso(pedacos: Vec<String>, atraso: Duration) -> Fluxo {
+    stream::iter(pedacos)
+        .then(move |p| async move {
+            tokio::time::sleep(atraso).await;
+            Ok(pedaco(&p))
+        })
+        .boxed()
+}
+
+async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) -> Response {
+    estado.pedidos.lock().expect("lock").push(corpo);
+    estado.chegou.notify_waiters();
+    let roteiro = estado
+        .fila
+        .lock()
+        .expect("lock")
+        .pop_front()
+        .unwrap_or_else(|| Roteiro::texto(&PADRAO));
+    let comeco = stream::once(async { Ok(inicio()) });
+    match roteiro {
+        Roteiro::Responder {
+            pedacos,
+            atraso,
+            finish,
+        } => sse(comeco
+            .chain(pedacos_com_atraso(pedacos, atraso))
+            .chain(stream::once(async move { Ok(fim(finish)) }))
+            .boxed()),
+        Roteiro::Portao { pedacos, portao } => sse(comeco
+            .chain(stream::iter(pedacos).then(move |p| {
+                let portao = portao.clone();
+                async move {
+                    portao.acquire().await.expect("gate open").forget();
+                    Ok(pedaco(&p))
+                }
+            }))
+            .chain(stream::once(async { Ok(fim("stop")) }))
+            .boxed()),
+        Roteiro::Erro {
+            status,
+            codigo,
+            retry_after,
+        } => {
+            let corpo = json!({"error": {"message": "falha simulada", "type": codigo, "param": null, "code": codigo}});
+            let mut r =
+                (StatusCode::from_u16(status).expect("status"), Json(corpo)).into_response();
+            if let Some(s) = retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, s.to_string().parse().expect("header"));
+            }
+            r
+        }
+        Roteiro::Cortar { pedacos } => sse(comeco
+            .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+            .boxed()),
+        Roteiro::Lixo { antes, depois } => sse(comeco
+            .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
+            .chain(stream::once(async {
+                Ok(Bytes::from("data: {isto não é json\n\n"))
+            }))
+            .chain(pedacos_com_atraso(depois, Duration::from_millis(5)))
+            .chain(stream::once(async { Ok(fim("stop")) }))
+            .boxed()),
+        Roteiro::LinhaEnorme { antes, bytes } => {
+            let bloco = Bytes::from(vec![b'x'; 64 * 1024]);
+            let n = bytes.div_ceil(bloco.len());
+            sse(comeco
+                .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
+                .chain(stream::once(async { Ok(Bytes::from("data: ")) }))
+                .chain(stream::iter((0..n).map(move |_| Ok(bloco.clone()))))
+                .chain(stream::pending())
+                .boxed())
+        }
+        Roteiro::Pendurar { pedacos } => sse(comeco
+            .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+            .chain(stream::pending())
+            .boxed()),
+    }
+}
