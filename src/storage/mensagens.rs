@@ -85,7 +85,7 @@ pub async fn list_mensagens(
             .one(db)
             .await?;
         if let Some(marca) = marca {
-            q = q.filter(
+            q = q.filter(mensagem::Column::Id.ne(marca.id)).filter(
                 Condition::any()
                     .add(mensagem::Column::Seq.gt(marca.seq))
                     .add(mensagem::Column::AtualizadaEm.gt(marca.criada_em)),

@@ -3,4 +3,7 @@
 //! to it with a real socket.io client.
 mod apoio;
 
+mod cancelar;
 mod conversa;
+mod historico;
+mod varias_abas;

@@ -48,7 +48,7 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// `ajustar` may append flags (a later flag overrides an earlier one).
+/// `ajustar` changes the flags, with `definir`.
 pub async fn spawn_app_with(ajustar: impl FnOnce(&mut Vec<String>)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
     let upstream = FakeUpstream::start().await;
@@ -88,6 +88,14 @@ pub async fn spawn_app_with(ajustar: impl FnOnce(&mut Vec<String>)) -> TestApp {
     .collect();
     ajustar(&mut args);
     iniciar(args, dir, upstream, db_url, segredo, None).await
+}
+
+/// Sets `--flag valor`, replacing the value the flag had.
+pub fn definir(args: &mut Vec<String>, flag: &str, valor: &str) {
+    match args.iter().position(|a| a == flag) {
+        Some(i) => args[i + 1] = valor.to_owned(),
+        None => args.extend([flag.to_owned(), valor.to_owned()]),
+    }
 }
 
 /// The server with `modelo` in place of the OpenAI-compatible one.
@@ -189,9 +197,6 @@ impl TestApp {
             segredo,
             ..
         } = self.parar_e_desmontar().await;
-        let mut args = args;
-        // Same database; a new port.
-        args.extend(["--addr".into(), "127.0.0.1:0".into()]);
         iniciar(args, dir, upstream, db_url, segredo, None).await
     }
 
