@@ -5,5 +5,8 @@ mod apoio;
 
 mod cancelar;
 mod conversa;
+mod falhas;
 mod historico;
+mod idempotencia;
+mod ordem;
 mod varias_abas;
