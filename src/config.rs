@@ -121,6 +121,15 @@ pub struct Config {
     #[arg(long, env = "TUTOR_HANDSHAKES_POR_SEGUNDO", default_value_t = 10)]
     pub handshakes_por_segundo: u32,
 
+    /// How long a write waits for a busy SQLite database before the send is refused as
+    /// `indisponivel`.
+    #[arg(long, env = "TUTOR_DB_ESPERA_MS", default_value_t = 5_000)]
+    pub db_espera_ms: u64,
+
+    /// Packets queued for one socket before it counts as not keeping up and is disconnected.
+    #[arg(long, env = "TUTOR_SOCKET_BUFFER", default_value_t = 256)]
+    pub socket_buffer: usize,
+
     /// Lift the caps that keep the libraries under us (Socket.IO, HTTP, SQL) from logging
     /// packets, headers and statements, which carry tokens and students' text. For
     /// debugging on a developer's machine only.

@@ -57,9 +57,12 @@ impl Application {
             config.redis_url.is_none(),
             "REDIS_URL is set, but this build runs a single node only; unset it"
         );
-        let db = storage::conectar(&config.database_url)
-            .await
-            .context("connecting to the database")?;
+        let db = storage::conectar(
+            &config.database_url,
+            Duration::from_millis(config.db_espera_ms),
+        )
+        .await
+        .context("connecting to the database")?;
         Migrator::up(&db, None)
             .await
             .context("running migrations")?;
@@ -201,7 +204,7 @@ fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) 
     let cap = config.max_payload_bytes;
     SocketIo::builder()
         // Room for a few seconds of a stalled tab; answers are coalesced to ~33 pieces/s.
-        .max_buffer_size(256)
+        .max_buffer_size(config.socket_buffer)
         .max_payload(cap as u64)
         .ws_max_message_size(cap)
         .ws_max_frame_size(cap)

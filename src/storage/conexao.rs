@@ -7,20 +7,21 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-pub async fn conectar(url: &str) -> Result<DatabaseConnection, DbErr> {
+/// `espera`: how long a write waits on a busy SQLite file before failing.
+pub async fn conectar(url: &str, espera: Duration) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(5));
+        .acquire_timeout(espera.max(Duration::from_secs(1)));
     if url.starts_with("sqlite:") {
         // WAL lets readers run beside the writer; FULL makes a message durable before its
         // ack. A few connections so reads do not queue behind one slow write.
         opts.max_connections(4).min_connections(1);
-        opts.map_sqlx_sqlite_opts(|o| {
+        opts.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(espera)
         });
     } else {
         opts.max_connections(16);

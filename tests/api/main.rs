@@ -3,10 +3,15 @@
 //! to it with a real socket.io client.
 mod apoio;
 
+mod abuso;
+mod autorizacao;
 mod cancelar;
 mod conversa;
+mod entrada_invalida;
 mod falhas;
 mod historico;
+mod http;
 mod idempotencia;
 mod ordem;
+mod robustez;
 mod varias_abas;

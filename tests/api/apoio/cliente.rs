@@ -64,6 +64,8 @@ impl Cliente {
         let sinal: Sinal = Arc::new(Mutex::new(Some(tx)));
         let (s1, s2) = (sinal.clone(), sinal.clone());
         let r = registro.clone();
+        let fechou = registro.clone();
+        let errou = registro.clone();
         let c = ClientBuilder::new(url)
             .transport_type(t)
             .reconnect(false)
@@ -75,9 +77,31 @@ impl Cliente {
                 async {}.boxed()
             })
             .on(Event::Error, move |p, _| {
-                if let Some(tx) = s2.lock().expect("lock").take() {
-                    let _ = tx.send(Err(format!("{:?}", primeiro(p))));
+                let p = primeiro(p);
+                match s2.lock().expect("lock").take() {
+                    Some(tx) => {
+                        let _ = tx.send(Err(format!("{p:?}")));
+                    }
+                    None => {
+                        // After the connect: a transport failure, recorded like an event.
+                        errou
+                            .eventos
+                            .lock()
+                            .expect("lock")
+                            .push(("error".into(), p));
+                        errou.novo.notify_waiters();
+                    }
                 }
+                async {}.boxed()
+            })
+            .on(Event::Close, move |_, _| {
+                // Recorded like an event, so tests can wait for the server to close the socket.
+                fechou
+                    .eventos
+                    .lock()
+                    .expect("lock")
+                    .push(("close".into(), Value::Null));
+                fechou.novo.notify_waiters();
                 async {}.boxed()
             })
             .on_any(move |ev, p, _| {
@@ -179,6 +203,26 @@ impl Cliente {
         tokio::time::timeout(PRAZO, achar)
             .await
             .unwrap_or_else(|_| panic!("no {nome} event arrived; got {:?}", self.nomes()))
+    }
+
+    /// Waits until the connection is gone: closed by the server, or failed.
+    pub async fn esperar_queda(&self) {
+        let achar = async {
+            loop {
+                let novo = self.registro.novo.notified();
+                if self
+                    .eventos()
+                    .iter()
+                    .any(|(n, _)| n == "close" || n == "error")
+                {
+                    return;
+                }
+                novo.await;
+            }
+        };
+        tokio::time::timeout(PRAZO, achar)
+            .await
+            .unwrap_or_else(|_| panic!("the connection stayed up; got {:?}", self.nomes()))
     }
 
     /// Waits for the terminal event of answer `mensagem_id` of conversation `conversa_id`.

@@ -3,9 +3,9 @@
 pub mod cliente;
 pub mod upstream;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tutor::{
@@ -19,7 +19,6 @@ pub use cliente::Cliente;
 pub use upstream::{FakeUpstream, PADRAO, Roteiro};
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub url: String,
     pub segredo: String,
     pub db_url: String,
@@ -132,7 +131,6 @@ async fn iniciar(
         let _ = rx.await;
     }));
     TestApp {
-        addr,
         url: format!("http://{addr}"),
         segredo,
         db_url,
@@ -206,19 +204,4 @@ impl TestApp {
         assert_eq!(ack["ok"], true, "send failed: {ack}");
         ack
     }
-}
-
-/// Sends `conteudo` in a new conversation and waits for the answer to end.
-pub async fn conversa_respondida(c: &Cliente, conteudo: &str) -> (Value, (String, Value)) {
-    let ack = TestApp::enviar(c, json!({ "conteudo": conteudo })).await;
-    let conversa = ack["conversa_id"].as_str().expect("conversa_id").to_owned();
-    let fim = c.esperar_fim(&conversa).await;
-    (ack, fim)
-}
-
-/// Runs `f` with a deadline, so a test cannot hang.
-pub async fn com_prazo<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("the step finished in time")
 }

@@ -1,0 +1,236 @@
+//! Faults inside the server's reach: the database busy or gone, a tab that stops reading, a
+//! panic in the generation.
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use futures::StreamExt;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::{Value, json};
+use tutor::llm::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat};
+
+use crate::apoio::{Roteiro, TestApp, definir, spawn_app_com_modelo, spawn_app_with};
+
+#[tokio::test]
+async fn a_locked_database_refuses_the_send_as_indisponivel_and_ready_says_503_until_it_is_back() {
+    let app = spawn_app_with(|a| definir(a, "--db-espera-ms", "200")).await;
+    let ana = app.cliente("ana").await;
+
+    // Another process holds the write lock.
+    let outro = sea_orm::Database::connect(&app.db_url)
+        .await
+        .expect("connect");
+    let trava = outro.begin().await.expect("begin");
+    trava
+        .execute_unprepared("UPDATE conversa SET titulo = titulo")
+        .await
+        .expect("take the write lock");
+
+    let r = ana
+        .pedir("mensagem_enviada", json!({ "conteudo": "vai falhar" }))
+        .await;
+    assert_eq!(r["erro"]["codigo"], "indisponivel", "{r}");
+    let pronto = reqwest::get(format!("{}/ready", app.url))
+        .await
+        .expect("ready");
+    assert_eq!(pronto.status(), 503);
+
+    trava.rollback().await.expect("release");
+    let pronto = reqwest::get(format!("{}/ready", app.url))
+        .await
+        .expect("ready");
+    assert_eq!(pronto.status(), 200, "ready again without a restart");
+    let l = ana.emit_ack("listar_conversas", None).await;
+    assert_eq!(l["conversas"], json!([]), "nothing half-written");
+    assert!(
+        app.upstream.pedidos().is_empty(),
+        "no model call for a message not stored"
+    );
+    TestApp::enviar(&ana, json!({ "conteudo": "agora vai" })).await;
+    ana.esperar_fins(1).await;
+}
+
+/// A model whose first answer panics, mid-stream or before it.
+struct ModeloComBug {
+    chamadas: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ModeloChat for ModeloComBug {
+    async fn gerar(&self, _: Vec<LinhaPrompt>) -> Result<Fluxo, ErroModelo> {
+        match self.chamadas.fetch_add(1, Ordering::SeqCst) {
+            0 => panic!("bug simulado antes do primeiro pedaço"),
+            1 => Ok(futures::stream::iter(0..3)
+                .map(|i| {
+                    assert!(i < 2, "bug simulado no meio da resposta");
+                    Ok(format!("p{i} "))
+                })
+                .boxed()),
+            _ => Ok(futures::stream::iter(vec![Ok("tudo certo".to_owned())]).boxed()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_the_generation_ends_only_that_answer() {
+    let app = spawn_app_com_modelo(Arc::new(ModeloComBug {
+        chamadas: AtomicUsize::new(0),
+    }))
+    .await;
+    let a = app.cliente("ana").await;
+    let ack = TestApp::enviar(&a, json!({ "conteudo": "um" })).await;
+    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let (ev, fim) = a.esperar_fim(&conversa).await;
+    assert_eq!(ev, "erro_resposta", "{fim}");
+
+    TestApp::enviar(&a, json!({ "conversa_id": conversa, "conteudo": "dois" })).await;
+    let fins = a.esperar_fins(2).await;
+    assert_eq!(fins[1].0, "erro_resposta");
+
+    TestApp::enviar(&a, json!({ "conversa_id": conversa, "conteudo": "três" })).await;
+    let fins = a.esperar_fins(3).await;
+    assert_eq!(
+        fins[2].0, "mensagem_respondida",
+        "the conversation is not left locked"
+    );
+    assert_eq!(fins[2].1["mensagem"]["conteudo"], "tudo certo");
+
+    let h = a
+        .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
+        .await;
+    let status: Vec<Value> = h["mensagens"]
+        .as_array()
+        .expect("m")
+        .iter()
+        .map(|m| m["status"].clone())
+        .collect();
+    assert_eq!(
+        status,
+        [
+            "completa", "erro", "completa", "erro", "completa", "completa"
+        ]
+        .map(|s| json!(s))
+    );
+    // What the tabs saw of the broken answer is what is stored.
+    let quebrada = &h["mensagens"][3];
+    let visto = a.texto_transmitido(quebrada["id"].as_str().expect("id"));
+    assert!(visto.starts_with("p0 "), "{visto}");
+    assert_eq!(quebrada["conteudo"], visto.as_str());
+    let b = app.cliente("bia").await;
+    TestApp::enviar(&b, json!({ "conteudo": "o processo segue" })).await;
+    b.esperar_fins(1).await;
+}
+
+/// A raw Engine.IO polling session that reads only when told to: a tab that stopped reading.
+struct SessaoParada {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl SessaoParada {
+    async fn abrir(url: &str, token: &str) -> Self {
+        let http = reqwest::Client::new();
+        let corpo = http
+            .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
+            .send()
+            .await
+            .expect("open")
+            .text()
+            .await
+            .expect("body");
+        let aberto: Value =
+            serde_json::from_str(corpo.trim_start_matches('0')).expect("open packet");
+        let sid = aberto["sid"].as_str().expect("sid");
+        let s = Self {
+            http,
+            base: format!("{url}/socket.io/?EIO=4&transport=polling&sid={sid}"),
+        };
+        s.postar(&format!("40{}", json!({ "token": token }))).await;
+        assert!(s.ler().await.contains("40{"), "connected");
+        s
+    }
+
+    async fn postar(&self, corpo: &str) {
+        let r = self
+            .http
+            .post(&self.base)
+            .body(corpo.to_owned())
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 200);
+    }
+
+    async fn ler(&self) -> String {
+        match self.http.get(&self.base).send().await {
+            Ok(r) if r.status() == 200 => r.text().await.unwrap_or_default(),
+            Ok(r) => format!("<status {}>", r.status()),
+            Err(e) => format!("<{e}>"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tab_that_stops_reading_is_disconnected_and_the_others_get_every_piece() {
+    let app = spawn_app_with(|a| definir(a, "--socket-buffer", "8")).await;
+    let a = app.cliente("ana").await;
+    let ack = TestApp::enviar(&a, json!({ "conteudo": "primeira" })).await;
+    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    a.esperar_fins(1).await;
+
+    let parada = SessaoParada::abrir(&app.url, &app.token("ana")).await;
+    parada
+        .postar(&format!(
+            "420{}",
+            json!(["entrar_conversa", { "conversa_id": conversa }])
+        ))
+        .await;
+    assert!(parada.ler().await.contains("\"ok\":true"), "joined");
+
+    // A long answer, while the stalled tab reads nothing.
+    let pedacos: Vec<String> = (0..40).map(|i| format!("{i} ")).collect();
+    let pedacos_ref: Vec<&str> = pedacos.iter().map(String::as_str).collect();
+    app.upstream.roteiro(Roteiro::lento(&pedacos_ref, 40));
+    TestApp::enviar(&a, json!({ "conversa_id": conversa, "conteudo": "longa" })).await;
+    let fins = a.esperar_fins(2).await;
+    let id = fins[1].1["mensagem"]["id"].as_str().expect("id");
+    assert_eq!(
+        a.texto_transmitido(id),
+        pedacos.concat(),
+        "the reading tab got every piece"
+    );
+
+    // The stalled tab now finds its session closed, after a gapless prefix at most.
+    let mut recebido = String::new();
+    let mut fechada = false;
+    for _ in 0..20 {
+        let lido = parada.ler().await;
+        if lido.starts_with("<status")
+            || lido.contains("\u{1e}1")
+            || lido == "1"
+            || lido.contains("41")
+        {
+            fechada = true;
+            break;
+        }
+        recebido.push_str(&lido);
+    }
+    assert!(fechada, "the stalled session was closed; got {recebido}");
+    let indices: Vec<u64> = recebido
+        .split('\u{1e}')
+        .filter_map(|p| p.strip_prefix("42"))
+        .filter_map(|p| serde_json::from_str::<Value>(p).ok())
+        .filter(|v| v[0] == "resposta_parcial")
+        .map(|v| v[1]["indice"].as_u64().expect("indice"))
+        .collect();
+    assert!(
+        indices.iter().enumerate().all(|(i, x)| *x == i as u64),
+        "no gap: {indices:?}"
+    );
+    assert!(
+        indices.len() < 40,
+        "it did not get the whole stream: {}",
+        indices.len()
+    );
+}
