@@ -13,5 +13,6 @@ mod historico;
 mod http;
 mod idempotencia;
 mod ordem;
+mod processo;
 mod robustez;
 mod varias_abas;
