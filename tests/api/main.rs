@@ -9,6 +9,7 @@ mod cancelar;
 mod conversa;
 mod entrada_invalida;
 mod falhas;
+mod fuzz;
 mod historico;
 mod http;
 mod idempotencia;
