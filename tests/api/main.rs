@@ -6,6 +6,7 @@ mod apoio;
 mod abuso;
 mod autorizacao;
 mod cancelar;
+mod cli;
 mod conversa;
 mod entrada_invalida;
 mod falhas;

@@ -198,6 +198,22 @@ impl TestApp {
         iniciar(args, dir, upstream, db_url, segredo, None).await
     }
 
+    /// Stops the server and starts a new one on the same database, upstream and address, as
+    /// a deployment restarts: clients reconnect to where they were.
+    pub async fn reiniciar_no_mesmo_endereco(self) -> TestApp {
+        let endereco = self.url.trim_start_matches("http://").to_owned();
+        let TestApp {
+            mut args,
+            dir,
+            upstream,
+            db_url,
+            segredo,
+            ..
+        } = self.parar_e_desmontar().await;
+        definir(&mut args, "--addr", &endereco);
+        iniciar(args, dir, upstream, db_url, segredo, None).await
+    }
+
     /// Sends a message and returns its ack (asserting success).
     pub async fn enviar(c: &Cliente, payload: Value) -> Value {
         let ack = c.pedir("mensagem_enviada", payload).await;
