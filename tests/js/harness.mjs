@@ -85,28 +85,29 @@ export async function fakeUpstream() {
   };
 }
 
-/** Starts the server binary; resolves once it logs `listening on http://ADDR`. */
-export async function startServer(upstream, env = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), "tutor-js-"));
-  const segredo = `segredo-${randomUUID()}`;
-  const filho = spawn(BIN, [], {
-    env: {
-      PATH: process.env.PATH,
-      TUTOR_ADDR: "127.0.0.1:0",
-      DATABASE_URL: `sqlite://${dir}/tutor.db?mode=rwc`,
-      TUTOR_JWT_SECRET: segredo,
-      OPENAI_BASE_URL: upstream.url,
-      OPENAI_API_KEY: "chave-de-teste",
-      TUTOR_MODEL: "modelo-teste",
-      TUTOR_MENSAGENS_POR_MINUTO: "0",
-      TUTOR_EVENTOS_POR_MINUTO: "0",
-      TUTOR_HANDSHAKES_POR_SEGUNDO: "0",
-      TUTOR_UPSTREAM_ESPERA_MAX_MS: "50",
-      RUST_LOG: "info",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** Starts the server binary; resolves once it logs `listening on http://ADDR`. `dir` and
+ * `segredo` let a test start it again on the same database. */
+export async function startServer(upstream, env = {}, { dir: dado, segredo: dadoSegredo } = {}) {
+  const dir = dado ?? mkdtempSync(path.join(tmpdir(), "tutor-js-"));
+  const segredo = dadoSegredo ?? `segredo-${randomUUID()}`;
+  const ambiente = {
+    PATH: process.env.PATH,
+    TUTOR_ADDR: "127.0.0.1:0",
+    DATABASE_URL: `sqlite://${dir}/tutor.db?mode=rwc`,
+    TUTOR_JWT_SECRET: segredo,
+    OPENAI_BASE_URL: upstream.url,
+    OPENAI_API_KEY: "chave-de-teste",
+    TUTOR_MODEL: "modelo-teste",
+    TUTOR_MENSAGENS_POR_MINUTO: "0",
+    TUTOR_EVENTOS_POR_MINUTO: "0",
+    TUTOR_HANDSHAKES_POR_SEGUNDO: "0",
+    TUTOR_UPSTREAM_ESPERA_MAX_MS: "50",
+    RUST_LOG: "info",
+    ...env,
+  };
+  // An empty value unsets a variable (e.g. TUTOR_JWT_SECRET: "" for demo mode).
+  for (const [k, v] of Object.entries(ambiente)) if (v === undefined || v === "") delete ambiente[k];
+  const filho = spawn(BIN, [], { env: ambiente, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const url = await new Promise((ok, falha) => {
     const t = setTimeout(() => falha(new Error(`no 'listening on' line:\n${log}`)), PRAZO);
@@ -121,14 +122,16 @@ export async function startServer(upstream, env = {}) {
   });
   return {
     url,
+    dir,
     segredo,
     token: (sub, extra = {}) => token(segredo, { sub, ...extra }),
-    async stop() {
+    /** SIGTERM and wait; `manter` keeps the database for a restart. */
+    async stop({ manter = false } = {}) {
       if (filho.exitCode !== null) return;
       const saiu = new Promise((ok) => filho.on("exit", ok));
       filho.kill("SIGTERM");
       await saiu;
-      rmSync(dir, { recursive: true, force: true });
+      if (!dado && !manter) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

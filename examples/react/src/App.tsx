@@ -23,6 +23,11 @@ export function App() {
   return <Tutor key={token} token={token} onSair={sair} />;
 }
 
+function conversaDoEndereco(): string | null {
+  const m = location.hash.match(/^#\/c\/([0-9a-f-]{36})$/i);
+  return m ? m[1] : null;
+}
+
 const ROTULOS: Record<EstadoConexao, string> = {
   conectando: "Conectando…",
   conectado: "Conectado",
@@ -33,7 +38,13 @@ const ROTULOS: Record<EstadoConexao, string> = {
 function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
   const { socket, estado } = useConexao(token);
   const [conversas, setConversas] = useState<Conversa[]>([]);
-  const [atual, setAtual] = useState<string | null>(null);
+  // The open conversation lives in the address (#/c/ID), so a reload or a shared link
+  // opens it again.
+  const [atual, setAtualEstado] = useState<string | null>(() => conversaDoEndereco());
+  const setAtual = useCallback((id: string | null) => {
+    setAtualEstado(id);
+    history.replaceState(null, "", id ? `#/c/${id}` : "#/");
+  }, []);
 
   const carregarLista = useCallback(async () => {
     if (!socket) return;
@@ -66,7 +77,7 @@ function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
       setAtual(id);
       void carregarLista();
     },
-    [carregarLista],
+    [carregarLista, setAtual],
   );
 
   return (

@@ -87,20 +87,26 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
       setErros({});
       return;
     }
-    const aoConectar = () => {
-      setConectado(true);
-      void entrar(conversaId, ultimoFinal(mensagensRef.current));
-    };
-    const aoCair = () => setConectado(false);
+    const aoConectar = () => void entrar(conversaId, ultimoFinal(mensagensRef.current));
     socket.on("connect", aoConectar);
-    socket.on("disconnect", aoCair);
-    if (socket.connected) void entrar(conversaId, ultimoFinal(mensagensRef.current));
+    if (socket.connected) aoConectar();
     return () => {
       socket.off("connect", aoConectar);
-      socket.off("disconnect", aoCair);
       if (socket.connected) socket.emit("sair_conversa", { conversa_id: conversaId }, () => {});
     };
   }, [socket, conversaId, entrar]);
+
+  useEffect(() => {
+    const aoConectar = () => setConectado(true);
+    const aoCair = () => setConectado(false);
+    socket.on("connect", aoConectar);
+    socket.on("disconnect", aoCair);
+    setConectado(socket.connected);
+    return () => {
+      socket.off("connect", aoConectar);
+      socket.off("disconnect", aoCair);
+    };
+  }, [socket]);
 
   useEffect(() => {
     const minha = (id: string) => id === conversaRef.current;
