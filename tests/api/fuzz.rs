@@ -38,7 +38,7 @@ fn json_qualquer() -> impl Strategy<Value = Value> {
 async fn arbitrary_json_into_every_event_always_gets_a_well_formed_ack() {
     let app = spawn_app().await;
     let c = app.cliente("fuzz").await;
-    let mut runner = TestRunner::new(Config::with_cases(60));
+    let mut runner = TestRunner::new(Config::with_cases(200));
     let eventos = [
         "mensagem_enviada",
         "entrar_conversa",
@@ -46,7 +46,7 @@ async fn arbitrary_json_into_every_event_always_gets_a_well_formed_ack() {
         "listar_conversas",
         "cancelar_resposta",
     ];
-    for i in 0..60 {
+    for i in 0..200 {
         let v = json_qualquer()
             .new_tree(&mut runner)
             .expect("value")

@@ -104,6 +104,7 @@ test("two tabs: both render the answer as it streams and end with the same text;
 
   const b = await abrir(ctx, hash);
   await b.locator("[data-testid=mensagem]").nth(1).waitFor({ timeout: PRAZO });
+  await b.getByTestId("conversa-item").first().waitFor({ timeout: PRAZO });
   assert.equal(await b.getByTestId("conversa-item").count(), 1);
 
   upstream.roteiro(LENTO);
@@ -156,10 +157,15 @@ test("another student in another browser sees none of it", async () => {
   await ultimaDoTutor(a).and(a.locator("[data-status=completa]")).waitFor({ timeout: PRAZO });
   const hash = new URL(a.url()).hash;
 
+  // Caio has a conversation of his own, so his list is known to be loaded.
   const caio = await contexto("caio");
-  const c = await abrir(caio, hash);
+  const c = await abrir(caio);
+  await enviar(c, "Pergunta do Caio");
+  await ultimaDoTutor(c).and(c.locator("[data-status=completa]")).waitFor({ timeout: PRAZO });
+  await c.goto(`${server.url}/${hash}`);
   await c.getByTestId("aviso").waitFor({ timeout: PRAZO });
-  assert.equal(await c.getByTestId("conversa-item").count(), 0);
+  await c.getByTestId("conversa-item").first().waitFor({ timeout: PRAZO });
+  assert.deepEqual(await c.getByTestId("conversa-item").allTextContents(), ["Pergunta do Caio"]);
   assert.equal(await c.locator("[data-testid=mensagem]").count(), 0);
   assert.ok(!(await c.content()).includes("Minha dúvida particular"));
   await ana.close();

@@ -46,6 +46,13 @@ function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
     history.replaceState(null, "", id ? `#/c/${id}` : "#/");
   }, []);
 
+  // A link to a conversation opened in this tab (or back/forward) switches to it.
+  useEffect(() => {
+    const aoMudar = () => setAtualEstado(conversaDoEndereco());
+    window.addEventListener("hashchange", aoMudar);
+    return () => window.removeEventListener("hashchange", aoMudar);
+  }, []);
+
   const carregarLista = useCallback(async () => {
     if (!socket) return;
     try {

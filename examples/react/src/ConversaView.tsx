@@ -49,6 +49,9 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
   const [aviso, setAviso] = useState<string | null>(null);
   const [conectado, setConectado] = useState(socket.connected);
   const conversaRef = useRef<string | null>(conversaId);
+  // The conversation whose messages are on screen (differs from `conversaId` right after
+  // the user picks another one).
+  const abertaRef = useRef<string | null>(null);
   const mensagensRef = useRef<Mensagem[]>([]);
   const fluxos = useRef(new Map<string, Fluxo>());
   const fim = useRef<HTMLDivElement>(null);
@@ -82,11 +85,14 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
   useEffect(() => {
     conversaRef.current = conversaId;
     setAviso(null);
-    if (!conversaId) {
+    if (abertaRef.current !== conversaId) {
+      abertaRef.current = conversaId;
+      mensagensRef.current = [];
+      fluxos.current.clear();
       setMensagens([]);
       setErros({});
-      return;
     }
+    if (!conversaId) return;
     const aoConectar = () => void entrar(conversaId, ultimoFinal(mensagensRef.current));
     socket.on("connect", aoConectar);
     if (socket.connected) aoConectar();
@@ -188,8 +194,9 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
       }
       setTexto("");
       if (conversaRef.current !== r.conversa_id) {
-        // A new conversation: its events from now on are ours.
+        // A new conversation: its events from now on are ours, and what is on screen is it.
         conversaRef.current = r.conversa_id;
+        abertaRef.current = r.conversa_id;
         onCriada(r.conversa_id);
       }
       setMensagens((ms) => mesclar(ms, [r.mensagem]));
