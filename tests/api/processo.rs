@@ -269,3 +269,48 @@ async fn the_log_never_holds_tokens_secrets_or_students_text() {
         "with TUTOR_LOG_INSEGURO the packets are logged"
     );
 }
+
+#[tokio::test]
+async fn a_final_write_that_keeps_failing_is_reported_and_the_text_is_in_the_log() {
+    let dir = tempfile::tempdir().expect("dir");
+    let upstream = FakeUpstream::start().await;
+    let portao = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    upstream.roteiro(Roteiro::Portao {
+        pedacos: vec!["texto que ".into(), "não pode sumir".into()],
+        portao: portao.clone(),
+    });
+    let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_DB_ESPERA_MS", "100")]).await;
+    let a = p.cliente("ana").await;
+    let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
+    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let iniciada = a.esperar("resposta_iniciada", |_| true).await;
+    let id = iniciada["mensagem_id"].as_str().expect("id").to_owned();
+
+    // Another process holds the write lock while the answer ends.
+    let url = format!("sqlite://{}/tutor.db", dir.path().display());
+    let outro = sea_orm::Database::connect(&url).await.expect("connect");
+    let trava = sea_orm::TransactionTrait::begin(&outro)
+        .await
+        .expect("begin");
+    sea_orm::ConnectionTrait::execute_unprepared(&trava, "UPDATE conversa SET titulo = titulo")
+        .await
+        .expect("take the write lock");
+    portao.add_permits(2);
+    let (ev, fim) = a.esperar_fim(&conversa).await;
+    assert_eq!(ev, "erro_resposta");
+    assert_eq!(fim["erro"]["codigo"], "indisponivel");
+    trava.rollback().await.expect("release");
+
+    p.sinal("-TERM");
+    let (_, log) = p.esperar_saida().await;
+    let linha = log
+        .lines()
+        .find(|l| l.contains("answer NOT stored"))
+        .unwrap_or_else(|| panic!("no error line for the lost answer:\n{log}"));
+    assert!(
+        linha.contains("ERROR")
+            && linha.contains(&id)
+            && linha.contains("texto que não pode sumir"),
+        "{linha}"
+    );
+}
