@@ -1,8 +1,10 @@
 //! The conversation service: accepting a student's message, reading and listing
 //! conversations, cancelling an answer, and who may do each. It knows nothing of sockets:
 //! it talks to storage functions, the model (through `Gerador`) and a `Difusor`.
+mod acesso;
 mod difusor;
 mod entrada;
+mod envio;
 mod geracao;
 mod modelo;
 mod prompt;
@@ -10,7 +12,6 @@ mod sala;
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use uuid::Uuid;
 
 pub use difusor::{Difusor, Origem};
@@ -23,9 +24,9 @@ use crate::limite::Limitador;
 use crate::{
     auth::Usuario,
     error::Erro,
-    storage::{self, ConversaRow, Db, NovaMensagem},
+    storage::{self, Db},
 };
-use entrada::{Conteudo, IdCliente, parse_id};
+use entrada::parse_id;
 
 /// What a send stored (or, for a retry, had stored before).
 #[derive(Debug, Clone)]
@@ -129,118 +130,6 @@ impl Servico {
         }
         // Idempotent: a retry whose answer is still queued starts no second one.
         self.gerador.agendar(enviada.conversa.id);
-    }
-
-    async fn armazenar(
-        &self,
-        usuario: &Usuario,
-        conversa_id: Option<String>,
-        conteudo: String,
-        id_cliente: Option<String>,
-    ) -> Result<Enviada, Erro> {
-        let conteudo = Conteudo::parse(conteudo, self.max_caracteres)?;
-        let id_cliente = id_cliente.map(IdCliente::parse).transpose()?;
-        let conversa_id = conversa_id
-            .map(|s| parse_id("conversa_id", &s))
-            .transpose()?;
-        if let Some(ic) = &id_cliente
-            && let Some(e) = self.ja_enviada(usuario, ic).await?
-        {
-            return Ok(e);
-        }
-        let existente = match conversa_id {
-            Some(id) => Some(self.para_escrever(usuario, id).await?),
-            None => None,
-        };
-        self.envios
-            .tomar(&usuario.id)
-            .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })?;
-
-        let nova = NovaMensagem {
-            id: Uuid::now_v7(),
-            usuario_id: usuario.id.clone(),
-            id_cliente: id_cliente.as_ref().map(|i| i.as_str().to_owned()),
-            criada_em: Utc::now(),
-            conteudo: String::new(),
-        };
-        let resultado = match existente {
-            Some(c) => {
-                let nova = NovaMensagem {
-                    conteudo: conteudo.into_inner(),
-                    ..nova
-                };
-                storage::insert_mensagem_aluno(&self.db, c.id, nova)
-                    .await
-                    .map(|m| (c, m, false))
-            }
-            None => {
-                let titulo = conteudo.titulo();
-                let nova = NovaMensagem {
-                    conteudo: conteudo.into_inner(),
-                    ..nova
-                };
-                storage::insert_conversa_com_mensagem(&self.db, Uuid::now_v7(), titulo, nova)
-                    .await
-                    .map(|(c, m)| (c, m, true))
-            }
-        };
-        match resultado {
-            Ok((c, m, conversa_nova)) => Ok(Enviada {
-                conversa: c.into(),
-                mensagem: m.into(),
-                conversa_nova,
-                repetida: false,
-            }),
-            // Two sends with one id_cliente raced: the other one stored it.
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                match &id_cliente {
-                    Some(ic) => self.ja_enviada(usuario, ic).await?.ok_or(Erro::Interno),
-                    None => Err(e.into()),
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn ja_enviada(&self, usuario: &Usuario, ic: &IdCliente) -> Result<Option<Enviada>, Erro> {
-        let Some(m) =
-            storage::find_mensagem_por_id_cliente(&self.db, &usuario.id, ic.as_str()).await?
-        else {
-            return Ok(None);
-        };
-        let c = storage::find_conversa(&self.db, m.conversa_id)
-            .await?
-            .ok_or(Erro::Interno)?;
-        Ok(Some(Enviada {
-            conversa: c.into(),
-            mensagem: m.into(),
-            conversa_nova: false,
-            repetida: true,
-        }))
-    }
-
-    /// The conversation if `usuario` may read it: the owner or a professor. Anyone else is
-    /// told it does not exist.
-    async fn para_ler(&self, usuario: &Usuario, id: Uuid) -> Result<ConversaRow, Erro> {
-        match storage::find_conversa(&self.db, id).await? {
-            Some(c) if c.usuario_id == usuario.id || usuario.is_professor() => Ok(c),
-            _ => Err(Erro::NaoEncontrada),
-        }
-    }
-
-    /// The conversation if `usuario` may write to it: only the owner.
-    async fn para_escrever(&self, usuario: &Usuario, id: Uuid) -> Result<ConversaRow, Erro> {
-        let c = self.para_ler(usuario, id).await?;
-        if c.usuario_id == usuario.id {
-            Ok(c)
-        } else {
-            Err(Erro::Proibido)
-        }
     }
 
     /// `entrar_conversa`. `juntar` runs while the conversation's live answer is held still:

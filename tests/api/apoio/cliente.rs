@@ -32,7 +32,7 @@ fn primeiro(p: Payload) -> Value {
     match p {
         Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
         Payload::Text(_) => Value::Null,
-        #[allow(deprecated)]
+        #[expect(deprecated)]
         Payload::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
         Payload::Binary(b) => Value::String(format!("<{} bytes>", b.len())),
     }
