@@ -8,8 +8,10 @@
 //! answer streams stops it; Ctrl-C at the prompt exits. After a dropped connection it
 //! reconnects and catches up (`entrar_conversa` with `apos`). With stdin not a terminal it
 //! reads lines until EOF, waits for the answers in flight, and exits.
+mod servidor;
+mod tela;
+
 use std::{
-    io::Write,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -17,14 +19,17 @@ use std::{
 use clap::Parser;
 use futures::FutureExt;
 use rust_socketio::{
-    Event, Payload,
+    Event,
     asynchronous::{Client, ClientBuilder},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     sync::{Notify, oneshot},
 };
+
+use servidor::{pedir, primeiro};
+use tela::{Estado, Tela, ao_evento, escrever, tela};
 
 /// A terminal client for the tutor server.
 #[derive(Parser)]
@@ -35,132 +40,6 @@ struct Args {
     /// A handshake token (see `tutor token --sub …`, or the demo token in the server's log).
     #[arg(long, env = "TUTOR_TOKEN", hide_env_values = true)]
     token: String,
-}
-
-/// What the client knows of the conversation on screen.
-#[derive(Default)]
-struct Tela {
-    conversa: Option<String>,
-    /// The last message of the conversation held in a final status (for `apos`).
-    ultimo_final: Option<String>,
-    /// The answer streaming now, and how much of it is on screen.
-    em_andamento: Option<(String, usize)>,
-    /// Sends whose answer has not ended yet.
-    aguardando: usize,
-}
-
-type Estado = Arc<(Mutex<Tela>, Notify)>;
-
-fn tela(e: &Estado) -> std::sync::MutexGuard<'_, Tela> {
-    e.0.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn escrever(s: &str) {
-    print!("{s}");
-    let _ = std::io::stdout().flush();
-}
-
-fn primeiro(p: Payload) -> Value {
-    match p {
-        Payload::Text(mut v) if !v.is_empty() => match v.swap_remove(0) {
-            Value::Array(mut a) if a.len() == 1 => a.swap_remove(0),
-            outro => outro,
-        },
-        _ => Value::Null,
-    }
-}
-
-/// Emits with an ack and waits for it (10 s at most).
-async fn pedir(c: &Client, evento: &str, dados: Value) -> Result<Value, String> {
-    let (tx, rx) = oneshot::channel();
-    let tx = Arc::new(Mutex::new(Some(tx)));
-    c.emit_with_ack(evento, dados, Duration::from_secs(10), move |p, _| {
-        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
-            let _ = tx.send(primeiro(p));
-        }
-        async {}.boxed()
-    })
-    .await
-    .map_err(|e| format!("Não foi possível falar com o servidor: {e}"))?;
-    let ack = tokio::time::timeout(Duration::from_secs(10), rx)
-        .await
-        .map_err(|_| "O servidor não respondeu a tempo.".to_owned())?
-        .map_err(|_| "A conexão caiu antes da resposta.".to_owned())?;
-    if ack["ok"] == true {
-        Ok(ack)
-    } else {
-        Err(ack["erro"]["mensagem"]
-            .as_str()
-            .unwrap_or("O servidor recusou o pedido.")
-            .to_owned())
-    }
-}
-
-/// Shows a server event, if it is about the conversation on screen.
-fn ao_evento(e: &Estado, nome: &str, v: &Value) {
-    let mut t = tela(e);
-    if nome == "conversa_criada" {
-        println!(
-            "\n[nova conversa em outra aba: {}]",
-            v["conversa"]["titulo"].as_str().unwrap_or("")
-        );
-        return;
-    }
-    if v["conversa_id"].as_str() != t.conversa.as_deref() {
-        return;
-    }
-    match nome {
-        "mensagem_recebida" => {
-            println!(
-                "\n(outra aba) você: {}",
-                v["mensagem"]["conteudo"].as_str().unwrap_or("")
-            );
-            t.ultimo_final = v["mensagem"]["id"].as_str().map(str::to_owned);
-            t.aguardando += 1;
-        }
-        "resposta_iniciada" => {
-            t.em_andamento = v["mensagem_id"].as_str().map(|id| (id.to_owned(), 0));
-            escrever("tutor: ");
-        }
-        "resposta_parcial" => {
-            if let Some((id, mostrado)) = t.em_andamento.as_mut()
-                && v["mensagem_id"].as_str() == Some(id.as_str())
-            {
-                let delta = v["delta"].as_str().unwrap_or("");
-                *mostrado += delta.len();
-                escrever(delta);
-            }
-        }
-        "mensagem_respondida" => {
-            let m = &v["mensagem"];
-            let texto = m["conteudo"].as_str().unwrap_or("");
-            match t.em_andamento.take() {
-                // Whatever the deltas did not show (a tab that joined late) is shown now.
-                Some((id, mostrado)) if m["id"].as_str() == Some(id.as_str()) => {
-                    escrever(texto.get(mostrado..).unwrap_or(""))
-                }
-                _ => escrever(&format!("tutor: {texto}")),
-            }
-            if m["status"] == "cancelada" {
-                escrever(" [resposta interrompida]");
-            }
-            println!();
-            t.ultimo_final = m["id"].as_str().map(str::to_owned);
-            t.aguardando = t.aguardando.saturating_sub(1);
-        }
-        "erro_resposta" => {
-            t.em_andamento = None;
-            println!(
-                "\n[erro: {}]",
-                v["erro"]["mensagem"]
-                    .as_str()
-                    .unwrap_or("a resposta falhou")
-            );
-            t.aguardando = t.aguardando.saturating_sub(1);
-        }
-        _ => {}
-    }
-    e.1.notify_waiters();
 }
 
 /// Prints a conversation's messages (all, or those after `apos`) and picks up an answer in
