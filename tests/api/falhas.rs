@@ -125,6 +125,15 @@ async fn a_stream_cut_without_finish_reason() {
 }
 
 #[tokio::test]
+async fn a_connection_torn_down_mid_stream() {
+    let app = spawn_app().await;
+    app.upstream.roteiro(Roteiro::Resetar {
+        pedacos: vec!["até ".into(), "aqui".into()],
+    });
+    falha_e_recupera(&app, "modelo_indisponivel", "até aqui").await;
+}
+
+#[tokio::test]
 async fn a_chunk_that_does_not_parse() {
     let app = spawn_app().await;
     app.upstream.roteiro(Roteiro::Lixo {

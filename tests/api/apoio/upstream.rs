@@ -4,7 +4,6 @@
 //! every request body so tests can check what was sent upstream.
 use std::{
     collections::VecDeque,
-    convert::Infallible,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -53,6 +52,9 @@ pub enum Roteiro {
     LinhaEnorme { antes: Vec<String>, bytes: usize },
     /// Some pieces, then silence with the connection open.
     Pendurar { pedacos: Vec<String> },
+    /// Some pieces, then the connection is torn down mid-body (no clean end of the chunked
+    /// body: what a TCP reset looks like to the client).
+    Resetar { pedacos: Vec<String> },
 }
 
 impl Roteiro {
@@ -178,7 +180,7 @@ fn fim(finish: &str) -> Bytes {
     Bytes::from(format!("data: {v}\n\ndata: [DONE]\n\n"))
 }
 
-type Fluxo = futures::stream::BoxStream<'static, Result<Bytes, Infallible>>;
+type Fluxo = futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>;
 
 fn sse(corpo: Fluxo) -> Response {
     Response::builder()
@@ -261,6 +263,17 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
                 .chain(stream::pending())
                 .boxed())
         }
+        Roteiro::Resetar { pedacos } => sse(comeco
+            .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+            .chain(stream::once(async {
+                // Let the pieces reach the client first; then tear the connection down.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset simulado",
+                ))
+            }))
+            .boxed()),
         Roteiro::Pendurar { pedacos } => sse(comeco
             .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
             .chain(stream::pending())
