@@ -151,17 +151,21 @@ async fn conectar(args: &Args, e: &Estado) -> Result<Client, String> {
                         let _ = tx.send(Ok(()));
                     }
                     None => {
-                        // Reconnected: catch up on what was missed.
-                        let (conversa, apos) = {
-                            let t = tela(&rec);
-                            (t.conversa.clone(), t.ultimo_final.clone())
-                        };
-                        println!("\n[reconectado]");
-                        if let Some(conversa) = conversa
-                            && let Err(m) = entrar(&c, &rec, &conversa, apos).await
-                        {
-                            println!("[{m}]");
-                        }
+                        // Reconnected: catch up on what was missed. In a task of its own:
+                        // awaiting an ack inside a callback would stall the client's packet
+                        // loop, and with it the ack.
+                        tokio::spawn(async move {
+                            let (conversa, apos) = {
+                                let t = tela(&rec);
+                                (t.conversa.clone(), t.ultimo_final.clone())
+                            };
+                            println!("\n[reconectado]");
+                            if let Some(conversa) = conversa
+                                && let Err(m) = entrar(&c, &rec, &conversa, apos).await
+                            {
+                                println!("[{m}]");
+                            }
+                        });
                     }
                 }
             }
@@ -274,5 +278,6 @@ async fn main() {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    let _ = c.disconnect().await;
+    // A connection in the middle of reconnecting may never finish closing: do not wait long.
+    let _ = tokio::time::timeout(Duration::from_secs(2), c.disconnect()).await;
 }

@@ -101,10 +101,10 @@ impl Cli {
 
     async fn fechar(mut self) -> (std::process::ExitStatus, String) {
         drop(self.entrada.take());
-        let st = tokio::time::timeout(Duration::from_secs(20), self.filho.wait())
-            .await
-            .expect("the cli exits")
-            .expect("wait");
+        let st = match tokio::time::timeout(Duration::from_secs(20), self.filho.wait()).await {
+            Ok(st) => st.expect("wait"),
+            Err(_) => panic!("the cli did not exit; screen:\n{}", self.tela()),
+        };
         tokio::time::sleep(Duration::from_millis(50)).await;
         (st, self.tela())
     }
