@@ -25,11 +25,12 @@ struct Credenciais {
     token: String,
 }
 
+/// Verifies the token and records who the socket is; the user on success.
 pub async fn autenticar(
-    s: SocketRef,
+    s: &SocketRef,
     estado: Estado,
     auth: Result<serde_json::Value, socketioxide::ParserError>,
-) -> Result<(), Recusa> {
+) -> Result<Usuario, Recusa> {
     let token = auth
         .ok()
         .and_then(|v| serde_json::from_value::<Credenciais>(v).ok())
@@ -43,10 +44,10 @@ pub async fn autenticar(
         return Err(Recusa::LimiteExcedido);
     };
     s.extensions.insert(vaga);
-    s.extensions.insert(usuario);
+    s.extensions.insert(usuario.clone());
     s.extensions.insert(Sequenciador::default());
     s.extensions.insert(estado);
-    Ok(())
+    Ok(usuario)
 }
 
 /// Closes the socket when its token expires; the client reconnects with a fresh one. The

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use socketioxide::{
     SocketIo,
-    extract::{Extension, SocketRef, TryData},
+    extract::{SocketRef, TryData},
     handler::ConnectHandler,
 };
 
@@ -36,14 +36,22 @@ pub struct Estado {
 pub fn register(io: &SocketIo, estado: Estado) {
     let autenticar = move |s: SocketRef, TryData(auth): TryData<serde_json::Value>| {
         let estado = estado.clone();
-        async move { auth::autenticar(s, estado, auth).await }
+        async move {
+            let usuario = auth::autenticar(&s, estado, auth).await?;
+            preparar(&s, &usuario);
+            Ok::<(), auth::Recusa>(())
+        }
     };
     io.ns("/", on_connect.with(autenticar));
 }
 
-async fn on_connect(s: SocketRef, Extension(usuario): Extension<Usuario>) {
-    auth::salas_iniciais(&s, &usuario);
-    auth::vigiar_expiracao(&s, &usuario);
+/// Everything a socket needs, set up in the middleware, before the server's CONNECT packet
+/// goes out: socketioxide runs the connect handler in a task spawned after that packet, so a
+/// client that emits as soon as it is connected could otherwise reach a socket with no
+/// handlers yet, and its event would be dropped without an ack.
+fn preparar(s: &SocketRef, usuario: &Usuario) {
+    auth::salas_iniciais(s, usuario);
+    auth::vigiar_expiracao(s, usuario);
     s.on(
         wire::entrada::MENSAGEM_ENVIADA,
         handlers::on_mensagem_enviada,
@@ -59,4 +67,8 @@ async fn on_connect(s: SocketRef, Extension(usuario): Extension<Usuario>) {
         handlers::on_cancelar_resposta,
     );
     s.on_disconnect(auth::ao_desconectar);
+}
+
+async fn on_connect(s: SocketRef) {
+    tracing::debug!(sid = %s.id, "socket connected");
 }

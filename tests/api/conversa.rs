@@ -68,3 +68,21 @@ async fn a_message_is_stored_acked_then_answered_piece_by_piece() {
     assert_eq!(ms[0]["conteudo"], texto);
     assert_eq!(ms[1]["conteudo"], PADRAO.concat());
 }
+
+#[tokio::test]
+async fn an_event_sent_the_moment_the_socket_connects_is_answered() {
+    let app = spawn_app().await;
+    // Many clients, each emitting as soon as its connect is acknowledged, all at once.
+    let pedidos = (0..40).map(|i| {
+        let (url, token) = (app.url.clone(), app.token(&format!("pressa-{i}")));
+        tokio::spawn(async move {
+            let c = crate::apoio::Cliente::conectar(&url, &token)
+                .await
+                .expect("connects");
+            c.emit_ack("listar_conversas", None).await
+        })
+    });
+    for p in futures::future::join_all(pedidos).await {
+        assert_eq!(p.expect("task")["ok"], true);
+    }
+}

@@ -49,8 +49,11 @@ fn argumento_do_ack(p: Payload) -> Value {
 type Sinal = Arc<Mutex<Option<oneshot::Sender<Result<(), String>>>>>;
 
 impl Cliente {
+    /// Over WebSocket, so the Rust stories do not depend on rust_socketio's upgrade path (a
+    /// send once went unanswered under load there, before the server registered handlers
+    /// ahead of its CONNECT packet); the stock JS client covers polling and the upgrade.
     pub async fn conectar(url: &str, token: &str) -> Result<Cliente, String> {
-        Self::conectar_via(url, token, TransportType::Any).await
+        Self::conectar_via(url, token, TransportType::Websocket).await
     }
 
     /// Connects and waits for the server's verdict: `Err` carries the `connect_error` text.
