@@ -2,14 +2,14 @@
 use rust_socketio::TransportType;
 use serde_json::json;
 
-use crate::apoio::{Cliente, TestApp, definir, spawn_app, spawn_app_with};
+use crate::apoio::{Cliente, TestApp, definir, id_conversa, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn sends_over_the_rate_get_limite_excedido_store_nothing_and_spare_other_users() {
     let app = spawn_app_with(|a| definir(a, "--mensagens-por-minuto", "6")).await;
     let ana = app.cliente("ana").await;
     let ack = TestApp::enviar(&ana, json!({ "conteudo": "1" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     for i in 2..=5 {
         TestApp::enviar(
             &ana,

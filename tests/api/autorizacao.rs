@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rust_socketio::TransportType;
 use serde_json::{Value, json};
 
-use crate::apoio::{Cliente, TestApp, spawn_app};
+use crate::apoio::{Cliente, TestApp, id_conversa, spawn_app};
 
 fn assinar(alg: Algorithm, segredo: &str, claims: Value) -> String {
     jsonwebtoken::encode(
@@ -96,7 +96,7 @@ async fn another_students_conversation_does_not_exist_for_me() {
     let ana = app.cliente("ana").await;
     let bia = app.cliente("bia").await;
     let ack = TestApp::enviar(&ana, json!({ "conteudo": "segredo da ana" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     ana.esperar_fins(1).await;
 
     for (evento, payload) in [
@@ -146,7 +146,7 @@ async fn a_professor_reads_and_lists_but_cannot_write_or_cancel() {
         .await
         .expect("connects");
     let ack = TestApp::enviar(&ana, json!({ "conteudo": "dúvida da ana" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     ana.esperar_fins(1).await;
 
     let l = prof

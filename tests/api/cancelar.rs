@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::apoio::{PADRAO, Roteiro, TestApp, spawn_app};
+use crate::apoio::{PADRAO, Roteiro, TestApp, id_conversa, spawn_app};
 
 #[tokio::test]
 async fn cancel_stops_the_stream_keeps_the_text_and_the_next_message_is_answered() {
@@ -16,7 +16,7 @@ async fn cancel_stops_the_stream_keeps_the_text_and_the_next_message_is_answered
     });
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar("resposta_parcial", |v| {
         v["delta"].as_str().is_some_and(|d| d.contains("do"))
     })
@@ -62,7 +62,7 @@ async fn cancel_ends_only_the_current_answer_and_the_queue_goes_on() {
     });
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "um" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar("resposta_parcial", |_| true).await;
     // Queued behind the streaming answer.
     TestApp::enviar(&a, json!({ "conversa_id": conversa, "conteudo": "dois" })).await;

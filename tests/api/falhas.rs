@@ -2,14 +2,14 @@
 //! received, the student's message stays, and the next message is answered normally.
 use serde_json::{Value, json};
 
-use crate::apoio::{PADRAO, Roteiro, TestApp, definir, spawn_app, spawn_app_with};
+use crate::apoio::{PADRAO, Roteiro, TestApp, definir, id_conversa, spawn_app, spawn_app_with};
 
 /// Sends, expects `erro_resposta` with `codigo`, checks what was kept, then checks that the
 /// next message in the conversation is answered.
 async fn falha_e_recupera(app: &TestApp, codigo: &str, texto_guardado: &str) {
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     let (ev, fim) = a.esperar_fim(&conversa).await;
     assert_eq!(ev, "erro_resposta", "{fim}");
     assert_eq!(fim["erro"]["codigo"], codigo);
@@ -194,7 +194,7 @@ async fn the_model_down_then_back() {
     app.upstream = crate::apoio::FakeUpstream::start().await;
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "alguém aí?" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     let (ev, fim) = a.esperar_fim(&conversa).await;
     assert_eq!(ev, "erro_resposta");
     assert_eq!(fim["erro"]["codigo"], "modelo_indisponivel");

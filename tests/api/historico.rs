@@ -1,14 +1,14 @@
 //! Reading a conversation back: history, `apos`, the list, and surviving a restart.
 use serde_json::json;
 
-use crate::apoio::{TestApp, spawn_app};
+use crate::apoio::{TestApp, id_conversa, spawn_app};
 
 #[tokio::test]
 async fn history_in_order_then_only_what_comes_after_apos() {
     let app = spawn_app().await;
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "um" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar_fins(1).await;
     TestApp::enviar(&a, json!({ "conversa_id": conversa, "conteudo": "dois" })).await;
     a.esperar_fins(2).await;
@@ -92,7 +92,7 @@ async fn a_restart_on_the_same_database_keeps_everything() {
     let app = spawn_app().await;
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "lembre disto" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar_fins(1).await;
     a.desconectar().await;
 

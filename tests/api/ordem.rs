@@ -2,7 +2,7 @@
 //! each answer built on the earlier ones.
 use serde_json::json;
 
-use crate::apoio::{Roteiro, TestApp, spawn_app};
+use crate::apoio::{Roteiro, TestApp, id_conversa, spawn_app};
 
 #[tokio::test]
 async fn three_quick_sends_are_stored_and_answered_in_order_each_prompt_holding_the_earlier_answers()
@@ -10,7 +10,7 @@ async fn three_quick_sends_are_stored_and_answered_in_order_each_prompt_holding_
     let app = spawn_app().await;
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta 0" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar_fins(1).await;
     for i in 1..=3 {
         app.upstream

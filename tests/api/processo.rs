@@ -14,7 +14,7 @@ use tokio::{
 };
 use tutor::auth::{Papel, emitir_token};
 
-use crate::apoio::{Cliente, FakeUpstream, Roteiro, TestApp};
+use crate::apoio::{Cliente, FakeUpstream, Roteiro, TestApp, id_conversa};
 
 const SEGREDO: &str = "segredo-do-processo-de-teste";
 const CHAVE: &str = "sk-chave-que-nunca-aparece";
@@ -122,7 +122,7 @@ async fn sigterm_lets_the_answer_in_flight_finish_then_exits_0() {
     let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_SHUTDOWN_GRACE_MS", "10000")]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar("resposta_iniciada", |_| true).await;
     p.sinal("-TERM");
     let (ev, fim) = a.esperar_fim(&conversa).await;
@@ -142,7 +142,7 @@ async fn sigterm_past_the_grace_period_ends_the_answer_as_interrompida_and_loses
     let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_SHUTDOWN_GRACE_MS", "300")]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta longa" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar("resposta_parcial", |_| true).await;
     p.sinal("-TERM");
     let (ev, fim) = a.esperar_fim(&conversa).await;
@@ -175,7 +175,7 @@ async fn sigkill_mid_answer_then_start_again_ends_it_and_answers_what_was_queued
     let p = Processo::iniciar(&dir, &upstream, &[]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "primeira" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     // Queued behind the streaming answer, acked, not yet answered.
     TestApp::enviar(
         &a,
@@ -282,7 +282,7 @@ async fn a_final_write_that_keeps_failing_is_reported_and_the_text_is_in_the_log
     let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_DB_ESPERA_MS", "100")]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     let iniciada = a.esperar("resposta_iniciada", |_| true).await;
     let id = iniciada["mensagem_id"].as_str().expect("id").to_owned();
 

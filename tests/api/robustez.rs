@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use tutor::llm::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat};
 
-use crate::apoio::{Roteiro, TestApp, definir, spawn_app_com_modelo, spawn_app_with};
+use crate::apoio::{Roteiro, TestApp, definir, id_conversa, spawn_app_com_modelo, spawn_app_with};
 
 #[tokio::test]
 async fn a_locked_database_refuses_the_send_as_indisponivel_and_ready_says_503_until_it_is_back() {
@@ -80,7 +80,7 @@ async fn a_panic_in_the_generation_ends_only_that_answer() {
     .await;
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "um" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     let (ev, fim) = a.esperar_fim(&conversa).await;
     assert_eq!(ev, "erro_resposta", "{fim}");
 
@@ -176,7 +176,7 @@ async fn a_tab_that_stops_reading_is_disconnected_and_the_others_get_every_piece
     let app = spawn_app_with(|a| definir(a, "--socket-buffer", "8")).await;
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "primeira" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar_fins(1).await;
 
     let parada = SessaoParada::abrir(&app.url, &app.token("ana")).await;

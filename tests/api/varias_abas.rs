@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::apoio::{Roteiro, TestApp, spawn_app};
+use crate::apoio::{Roteiro, TestApp, id_conversa, spawn_app};
 
 #[tokio::test]
 async fn another_tab_sees_the_new_conversation_the_message_and_the_same_answer() {
@@ -13,7 +13,7 @@ async fn another_tab_sees_the_new_conversation_the_message_and_the_same_answer()
     let b = app.cliente("ana").await;
 
     let ack = TestApp::enviar(&a, json!({ "conteudo": "primeira pergunta" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     let criada = b
         .esperar("conversa_criada", |v| {
             v["conversa"]["id"] == conversa.as_str()
@@ -66,7 +66,7 @@ async fn a_tab_joining_mid_answer_gets_the_text_so_far_then_exactly_the_rest() {
     });
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "explique" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
 
     // Three pieces out, as tab A sees.
     portao.add_permits(3);
@@ -121,7 +121,7 @@ async fn closing_every_tab_does_not_stop_the_answer() {
         .roteiro(Roteiro::lento(&["devagar ", "mas ", "chega."], 100));
     let a = app.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
-    let conversa = ack["conversa_id"].as_str().expect("id").to_owned();
+    let conversa = id_conversa(&ack);
     a.esperar("resposta_iniciada", |_| true).await;
     a.desconectar().await;
 

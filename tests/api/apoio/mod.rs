@@ -86,7 +86,19 @@ pub async fn spawn_app_with(ajustar: impl FnOnce(&mut Vec<String>)) -> TestApp {
     .map(|s| s.to_string())
     .collect();
     ajustar(&mut args);
-    iniciar(args, dir, upstream, db_url, segredo, None).await
+    let plano = Plano {
+        args,
+        dir,
+        upstream,
+        db_url,
+        segredo,
+    };
+    iniciar(plano, None).await
+}
+
+/// The conversation a send's ack names.
+pub fn id_conversa(ack: &Value) -> String {
+    ack["conversa_id"].as_str().expect("conversa_id").to_owned()
 }
 
 /// Sets `--flag valor`, replacing the value the flag had.
@@ -99,26 +111,27 @@ pub fn definir(args: &mut Vec<String>, flag: &str, valor: &str) {
 
 /// The server with `modelo` in place of the OpenAI-compatible one.
 pub async fn spawn_app_com_modelo(modelo: Arc<dyn ModeloChat>) -> TestApp {
-    let app = spawn_app().await;
-    let TestApp {
-        args,
-        dir,
-        upstream,
-        db_url,
-        segredo,
-        ..
-    } = app.parar_e_desmontar().await;
-    iniciar(args, dir, upstream, db_url, segredo, Some(modelo)).await
+    let plano = spawn_app().await.desmontar().await;
+    iniciar(plano, Some(modelo)).await
 }
 
-async fn iniciar(
+/// What a stopped server leaves to start the next one with: same flags, files and upstream.
+struct Plano {
     args: Vec<String>,
     dir: Arc<TempDir>,
     upstream: FakeUpstream,
     db_url: String,
     segredo: String,
-    modelo: Option<Arc<dyn ModeloChat>>,
-) -> TestApp {
+}
+
+async fn iniciar(plano: Plano, modelo: Option<Arc<dyn ModeloChat>>) -> TestApp {
+    let Plano {
+        args,
+        dir,
+        upstream,
+        db_url,
+        segredo,
+    } = plano;
     let config = Config::try_parse_from(&args).expect("test configuration");
     let app = match modelo {
         Some(m) => Application::build_com_modelo(config, m).await,
@@ -180,38 +193,29 @@ impl TestApp {
         }
     }
 
-    async fn parar_e_desmontar(mut self) -> Self {
+    async fn desmontar(mut self) -> Plano {
         self.parar().await;
-        self
+        Plano {
+            args: self.args,
+            dir: self.dir,
+            upstream: self.upstream,
+            db_url: self.db_url,
+            segredo: self.segredo,
+        }
     }
 
     /// Stops the server and starts a new one on the same database and upstream.
     pub async fn reiniciar(self) -> TestApp {
-        let TestApp {
-            args,
-            dir,
-            upstream,
-            db_url,
-            segredo,
-            ..
-        } = self.parar_e_desmontar().await;
-        iniciar(args, dir, upstream, db_url, segredo, None).await
+        iniciar(self.desmontar().await, None).await
     }
 
     /// Stops the server and starts a new one on the same database, upstream and address, as
     /// a deployment restarts: clients reconnect to where they were.
     pub async fn reiniciar_no_mesmo_endereco(self) -> TestApp {
         let endereco = self.url.trim_start_matches("http://").to_owned();
-        let TestApp {
-            mut args,
-            dir,
-            upstream,
-            db_url,
-            segredo,
-            ..
-        } = self.parar_e_desmontar().await;
-        definir(&mut args, "--addr", &endereco);
-        iniciar(args, dir, upstream, db_url, segredo, None).await
+        let mut plano = self.desmontar().await;
+        definir(&mut plano.args, "--addr", &endereco);
+        iniciar(plano, None).await
     }
 
     /// Sends a message and returns its ack (asserting success).
