@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-/// Seconds of clock skew tolerated on `exp`.
-const LEEWAY_SECS: u64 = 5;
+/// Seconds of clock skew tolerated on `exp`, at the handshake and while connected.
+pub const LEEWAY_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -33,7 +33,8 @@ pub struct Usuario {
     pub id: String,
     pub nome: Option<String>,
     pub papel: Papel,
-    /// When the token stops being valid (Unix seconds): the socket is closed then.
+    /// When the token stops being valid (Unix seconds): the socket is closed then (plus the
+    /// leeway, so a reconnect the handshake would still accept is not closed at once).
     pub expira_em: u64,
 }
 

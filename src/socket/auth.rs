@@ -8,7 +8,7 @@ use socketioxide::extract::SocketRef;
 use tokio_util::sync::CancellationToken;
 
 use super::{Estado, conexoes::Vaga, ordem::Sequenciador, wire};
-use crate::auth::{Usuario, agora_unix};
+use crate::auth::{LEEWAY_SECS, Usuario, agora_unix};
 
 /// Why a connection is refused; the `Display` is the `connect_error` message.
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +50,17 @@ pub async fn autenticar(
     Ok(usuario)
 }
 
-/// Closes the socket when its token expires; the client reconnects with a fresh one. The
-/// watcher ends with the socket.
+/// Closes the socket when its token expires. This is a server-side disconnect
+/// (`io server disconnect`), which socket.io clients do not retry by themselves: a front-end
+/// reconnects with a fresh token (the React example calls `connect()` and, with the old
+/// token, lands on `nao_autorizado`). The watcher ends with the socket.
 pub fn vigiar_expiracao(s: &SocketRef, usuario: &Usuario) {
     let fim = CancellationToken::new();
     s.extensions.insert(fim.clone());
-    let restante = Duration::from_secs(usuario.expira_em.saturating_sub(agora_unix()));
+    // The same leeway as the handshake: closing earlier would only let the client reconnect
+    // with the same token and be closed again, in a loop, until the handshake refuses it.
+    let fim_da_validade = usuario.expira_em.saturating_add(LEEWAY_SECS);
+    let restante = Duration::from_secs(fim_da_validade.saturating_sub(agora_unix()));
     let s = s.clone();
     tokio::spawn(async move {
         tokio::select! {

@@ -201,6 +201,17 @@ test("the server restarts while the app is open: it reconnects and carries on", 
   await ctx.close();
 });
 
+test("when the token expires the server closes the socket and the app says so", async () => {
+  const ctx = await browser.newContext();
+  const exp = Math.floor(Date.now() / 1000) + 2;
+  await ctx.addInitScript((t) => sessionStorage.setItem("tutor.token", t), server.token("hana", { exp }));
+  const p = await abrir(ctx);
+  // Closed at exp + the 5 s leeway; the app reconnects by itself and the handshake refuses.
+  await p.getByTestId("estado-conexao").filter({ hasText: "Acesso recusado" }).waitFor({ timeout: 20_000 });
+  await p.getByRole("alert").filter({ hasText: "token" }).waitFor({ timeout: PRAZO });
+  await ctx.close();
+});
+
 test("on a phone-sized screen the conversation fits", async () => {
   const ctx = await contexto("fabi", { viewport: { width: 390, height: 844 }, isMobile: true });
   const p = await abrir(ctx);

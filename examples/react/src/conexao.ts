@@ -18,7 +18,13 @@ export function useConexao(token: string) {
     const s: TutorSocket = io({ auth: { token }, ackTimeout: PRAZO_ACK_MS });
     setEstado("conectando");
     s.on("connect", () => setEstado("conectado"));
-    s.on("disconnect", () => setEstado("reconectando"));
+    s.on("disconnect", (motivo) => {
+      setEstado("reconectando");
+      // The server closed this socket (a tab that fell behind, an expired token, a
+      // shutdown): socket.io does not retry that by itself. Reconnect and catch up; an
+      // expired token then ends on `nao_autorizado`.
+      if (motivo === "io server disconnect") s.connect();
+    });
     s.on("connect_error", (e) => {
       if (e.message === "nao_autorizado") {
         setEstado("recusado");
