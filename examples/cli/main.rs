@@ -7,29 +7,31 @@
 //! `/conversas` lists yours, `/entrar ID` opens one, `/sair` leaves it. Ctrl-C while an
 //! answer streams stops it; Ctrl-C at the prompt exits. After a dropped connection it
 //! reconnects and catches up (`entrar_conversa` with `apos`). With stdin not a terminal it
-//! reads lines until EOF, waits for the answers in flight, and exits.
+//! reads lines until EOF, waits for the answers in flight (60 s at most), and exits 0.
+//!
+//! # Layout
+//! - `main.rs`: arguments, the input loop, waiting for an answer (and Ctrl-C meanwhile).
+//! - `conexao.rs`: the handshake, event routing, the catch-up after a reconnect.
+//! - `acoes.rs`: what a typed line does: the commands and sending a message.
+//! - `servidor.rs`: one request with its ack and deadline; failures as sentences.
+//! - `tela.rs`: the screen state and how every event and ack changes it.
+mod acoes;
+mod conexao;
 mod servidor;
 mod tela;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{io::IsTerminal, time::Duration};
 
 use clap::Parser;
-use futures::FutureExt;
-use rust_socketio::{
-    Event,
-    asynchronous::{Client, ClientBuilder},
-};
+use rust_socketio::asynchronous::Client;
 use serde_json::json;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    sync::{Notify, oneshot},
-};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
-use servidor::{pedir, primeiro};
-use tela::{Estado, Tela, ao_evento, escrever, tela};
+use servidor::pedir;
+use tela::{Estado, escrever};
+
+/// How long a piped session waits for an answer before going on.
+const ESPERA_SEM_TERMINAL: Duration = Duration::from_secs(60);
 
 /// A terminal client for the tutor server.
 #[derive(Parser)]
@@ -42,200 +44,94 @@ struct Args {
     token: String,
 }
 
-/// Prints a conversation's messages (all, or those after `apos`) and picks up an answer in
-/// progress where the screen left it.
-async fn entrar(
-    c: &Client,
-    e: &Estado,
-    conversa: &str,
-    apos: Option<String>,
-) -> Result<(), String> {
-    let ack = pedir(
-        c,
-        "entrar_conversa",
-        json!({ "conversa_id": conversa, "apos": apos }),
-    )
-    .await?;
-    let mut t = tela(e);
-    t.conversa = Some(conversa.to_owned());
-    for m in ack["mensagens"].as_array().into_iter().flatten() {
-        if m["status"] == "gerando" {
-            continue;
-        }
-        let quem = if m["papel"] == "aluno" {
-            "você"
-        } else {
-            "tutor"
-        };
-        println!("{quem}: {}", m["conteudo"].as_str().unwrap_or(""));
-        t.ultimo_final = m["id"].as_str().map(str::to_owned);
-    }
-    if let Some(r) = ack.get("resposta_em_andamento").filter(|r| r.is_object()) {
-        let texto = r["conteudo"].as_str().unwrap_or("");
-        escrever(&format!("tutor: {texto}"));
-        t.em_andamento = r["mensagem_id"]
-            .as_str()
-            .map(|id| (id.to_owned(), texto.len()));
-    }
-    Ok(())
-}
-
-async fn comando(c: &Client, e: &Estado, linha: &str) -> Result<(), String> {
-    let (cmd, resto) = linha.split_once(' ').unwrap_or((linha, ""));
-    match cmd {
-        "/nova" => {
-            tela(e).conversa = None;
-            println!("[a próxima mensagem começa uma conversa nova]");
-        }
-        "/conversas" => {
-            let ack = pedir(c, "listar_conversas", json!({})).await?;
-            let lista = ack["conversas"].as_array().cloned().unwrap_or_default();
-            if lista.is_empty() {
-                println!("[nenhuma conversa ainda]");
-            }
-            for (i, conv) in lista.iter().enumerate() {
-                println!(
-                    "{:>3}. {}  {}",
-                    i + 1,
-                    conv["id"].as_str().unwrap_or(""),
-                    conv["titulo"].as_str().unwrap_or("")
-                );
-            }
-        }
-        "/entrar" if !resto.trim().is_empty() => entrar(c, e, resto.trim(), None).await?,
-        "/sair" => {
-            let atual = {
-                let mut t = tela(e);
-                // Answers of a conversation we leave will not be shown.
-                t.aguardando = 0;
-                t.conversa.take()
-            };
-            if let Some(id) = atual {
-                pedir(c, "sair_conversa", json!({ "conversa_id": id })).await?;
-                println!("[você saiu da conversa]");
-            }
-        }
-        _ if cmd.starts_with('/') => println!("[comandos: /nova, /conversas, /entrar ID, /sair]"),
-        _ => {
-            let conversa = tela(e).conversa.clone();
-            let ack = pedir(
-                c,
-                "mensagem_enviada",
-                json!({ "conversa_id": conversa, "conteudo": linha, "id_cliente": uuid::Uuid::new_v4().to_string() }),
-            )
-            .await?;
-            let mut t = tela(e);
-            t.conversa = ack["conversa_id"].as_str().map(str::to_owned);
-            t.ultimo_final = ack["mensagem"]["id"].as_str().map(str::to_owned);
-            t.aguardando += 1;
-        }
-    }
-    Ok(())
-}
-
-async fn conectar(args: &Args, e: &Estado) -> Result<Client, String> {
-    let (tx, rx) = oneshot::channel::<Result<(), String>>();
-    let sinal = Arc::new(Mutex::new(Some(tx)));
-    let (s1, s2) = (sinal.clone(), sinal);
-    let (ev, rec) = (e.clone(), e.clone());
-    let cliente = ClientBuilder::new(args.url.clone())
-        .auth(json!({ "token": args.token }))
-        .reconnect(true)
-        .reconnect_on_disconnect(true)
-        .on(Event::Connect, move |_, c| {
-            let primeira = s1.lock().ok().and_then(|mut s| s.take());
-            let rec = rec.clone();
-            async move {
-                match primeira {
-                    Some(tx) => {
-                        let _ = tx.send(Ok(()));
-                    }
-                    None => {
-                        // Reconnected: catch up on what was missed. In a task of its own:
-                        // awaiting an ack inside a callback would stall the client's packet
-                        // loop, and with it the ack.
-                        tokio::spawn(async move {
-                            let (conversa, apos) = {
-                                let t = tela(&rec);
-                                (t.conversa.clone(), t.ultimo_final.clone())
-                            };
-                            println!("\n[reconectado]");
-                            if let Some(conversa) = conversa
-                                && let Err(m) = entrar(&c, &rec, &conversa, apos).await
-                            {
-                                println!("[{m}]");
-                            }
-                        });
-                    }
-                }
-            }
-            .boxed()
-        })
-        .on(Event::Error, move |p, _| {
-            let texto = format!("{:?}", primeiro(p));
-            match s2.lock().ok().and_then(|mut s| s.take()) {
-                Some(tx) => {
-                    let _ = tx.send(Err(texto));
-                }
-                None => println!("\n[conexão com problemas; tentando de novo]"),
-            }
-            async {}.boxed()
-        })
-        .on_any(move |nome, p, _| {
-            if let Event::Custom(nome) = nome {
-                ao_evento(&ev, &nome, &primeiro(p));
-            }
-            async {}.boxed()
-        })
-        .connect()
-        .await
-        .map_err(|e| format!("Não foi possível conectar a {}: {e}", args.url))?;
-    match tokio::time::timeout(Duration::from_secs(10), rx).await {
-        Ok(Ok(Ok(()))) => Ok(cliente),
-        Ok(Ok(Err(m))) if m.contains("nao_autorizado") => {
-            Err("Token recusado pelo servidor (inválido ou expirado).".into())
-        }
-        Ok(Ok(Err(m))) => Err(format!("O servidor recusou a conexão: {m}")),
-        _ => Err("O servidor não respondeu à conexão.".into()),
-    }
-}
-
-/// Waits (60 s at most) for the answers still expected.
-async fn esperar_respostas(e: &Estado) {
-    let _ = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let novo = e.1.notified();
-            if tela(e).aguardando == 0 {
+/// Waits until the answers still expected have ended. Ctrl-C meanwhile stops the answer
+/// streaming; a Ctrl-C with nothing (more) to stop gives up waiting.
+async fn esperar_respostas(c: &Client, e: &Estado) {
+    let mut cancelada: Option<String> = None;
+    loop {
+        let mudou = e.mudou.notified();
+        // What a Ctrl-C would stop: the answer streaming, unless already asked to.
+        let (parar, streaming) = {
+            let t = e.tela();
+            if t.aguardando == 0 || t.fim.is_some() {
                 return;
             }
-            novo.await;
-        }
-    })
-    .await;
-}
-
-/// Waits for the answers still expected; Ctrl-C meanwhile stops the one streaming. False
-/// when the user asked to leave (a second Ctrl-C with nothing streaming).
-async fn esperar_ou_cancelar(c: &Client, e: &Estado) -> bool {
-    loop {
-        let novo = e.1.notified();
-        let (conversa, streaming, aguardando) = {
-            let t = tela(e);
-            (t.conversa.clone(), t.em_andamento.is_some(), t.aguardando)
+            let streaming = t.em_andamento.as_ref().map(|r| r.id.clone());
+            let parar = t
+                .conversa
+                .clone()
+                .filter(|_| streaming.is_some() && streaming != cancelada);
+            (parar, streaming)
         };
-        if aguardando == 0 {
-            return true;
-        }
         tokio::select! {
-            _ = novo => {}
-            _ = tokio::signal::ctrl_c() => match conversa.filter(|_| streaming) {
+            _ = mudou => {}
+            _ = tokio::signal::ctrl_c() => match parar {
                 Some(id) => {
+                    cancelada = streaming;
                     if let Err(m) = pedir(c, "cancelar_resposta", json!({ "conversa_id": id })).await {
-                        println!("[{m}]");
+                        println!("\n[Não foi possível cancelar: {m}]");
                     }
                 }
-                None => return false,
+                None => {
+                    e.mudar(|t| t.aguardando = 0);
+                    println!("\n[parei de esperar a resposta]");
+                    return;
+                }
             },
+        }
+    }
+}
+
+/// `esperar_respostas`, bounded when nobody is at the keyboard to press Ctrl-C.
+async fn esperar(c: &Client, e: &Estado, interativo: bool) {
+    if interativo {
+        return esperar_respostas(c, e).await;
+    }
+    if tokio::time::timeout(ESPERA_SEM_TERMINAL, esperar_respostas(c, e))
+        .await
+        .is_err()
+    {
+        println!("\n[a resposta está demorando demais; seguindo]");
+    }
+}
+
+/// Reads and runs lines until EOF, Ctrl-C at the prompt, or a refused token; the exit code.
+async fn sessao(c: &Client, e: &Estado) -> i32 {
+    let interativo = std::io::stdin().is_terminal();
+    let mut linhas = BufReader::new(tokio::io::stdin()).lines();
+    let mut prompt = true;
+    loop {
+        if interativo && prompt {
+            escrever("> ");
+        }
+        prompt = true;
+        let mudou = e.mudou.notified();
+        if let Some(m) = e.tela().fim.clone() {
+            eprintln!("\n{m}");
+            return 2;
+        }
+        tokio::select! {
+            linha = linhas.next_line() => match linha {
+                Ok(Some(l)) if l.trim().is_empty() => {}
+                Ok(Some(l)) => {
+                    if let Err(m) = acoes::comando(c, e, l.trim_end()).await {
+                        println!("[{m}]");
+                    }
+                    // The prompt comes back when the answer has ended (or was stopped).
+                    esperar(c, e, interativo).await;
+                }
+                // End of input: let the answers in flight finish, then leave.
+                _ => {
+                    esperar(c, e, false).await;
+                    return 0;
+                }
+            },
+            _ = tokio::signal::ctrl_c() => {
+                println!();
+                return 0;
+            }
+            // Only to notice a refused token; the prompt is not shown again.
+            _ = mudou => prompt = false,
         }
     }
 }
@@ -243,8 +139,8 @@ async fn esperar_ou_cancelar(c: &Client, e: &Estado) -> bool {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let e: Estado = Arc::new((Mutex::new(Tela::default()), Notify::new()));
-    let c = match conectar(&args, &e).await {
+    let e = Estado::default();
+    let c = match conexao::conectar(&args.url, &args.token, &e).await {
         Ok(c) => c,
         Err(m) => {
             eprintln!("{m}");
@@ -255,29 +151,10 @@ async fn main() {
         "[conectado a {}; /nova, /conversas, /entrar ID, /sair; Ctrl-C sai]",
         args.url
     );
-    let mut linhas = BufReader::new(tokio::io::stdin()).lines();
-    loop {
-        tokio::select! {
-            linha = linhas.next_line() => match linha {
-                Ok(Some(l)) if l.trim().is_empty() => {}
-                Ok(Some(l)) => {
-                    if let Err(m) = comando(&c, &e, l.trim_end()).await {
-                        println!("[{m}]");
-                    }
-                    // The prompt comes back when the answer has ended (or was stopped).
-                    if !esperar_ou_cancelar(&c, &e).await {
-                        break;
-                    }
-                }
-                // End of input: let the answers in flight finish, then leave.
-                _ => {
-                    esperar_respostas(&e).await;
-                    break;
-                }
-            },
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
+    let codigo = sessao(&c, &e).await;
     // A connection in the middle of reconnecting may never finish closing: do not wait long.
     let _ = tokio::time::timeout(Duration::from_secs(2), c.disconnect()).await;
+    // Not a return from main: the runtime would wait for the blocking read of a terminal's
+    // stdin, which only ends when the user presses Enter.
+    std::process::exit(codigo);
 }

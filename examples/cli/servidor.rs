@@ -1,6 +1,7 @@
 //! Talking to the server: an emit with an ack, awaited with a deadline, failures as plain
 //! Portuguese sentences.
 use std::{
+    fmt,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -10,6 +11,28 @@ use rust_socketio::{Payload, asynchronous::Client};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+/// How long an ack may take.
+const PRAZO: Duration = Duration::from_secs(10);
+
+/// Why a request did not succeed.
+pub enum Falha {
+    /// The server answered `ok: false`; its sentence.
+    Recusado(String),
+    /// No answer: the connection is down or the server did not reply in time. Safe to
+    /// retry when the request is idempotent (a send with its `id_cliente`).
+    SemResposta(&'static str),
+}
+
+impl fmt::Display for Falha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Falha::Recusado(m) => f.write_str(m),
+            Falha::SemResposta(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The first argument of an event or ack.
 pub fn primeiro(p: Payload) -> Value {
     match p {
         Payload::Text(mut v) if !v.is_empty() => match v.swap_remove(0) {
@@ -20,28 +43,46 @@ pub fn primeiro(p: Payload) -> Value {
     }
 }
 
-/// Emits with an ack and waits for it (10 s at most).
-pub async fn pedir(c: &Client, evento: &str, dados: Value) -> Result<Value, String> {
+/// Emits with an ack and waits for it.
+pub async fn pedir(c: &Client, evento: &str, dados: Value) -> Result<Value, Falha> {
+    pedir_e(c, evento, dados, |_| {}).await
+}
+
+/// Emits with an ack and waits for it; `ao_ok` runs on a successful ack inside the client's
+/// callback, before any packet that came after the ack is handled (see `tela`).
+pub async fn pedir_e(
+    c: &Client,
+    evento: &str,
+    dados: Value,
+    ao_ok: impl FnOnce(&Value) + Send + 'static,
+) -> Result<Value, Falha> {
     let (tx, rx) = oneshot::channel();
-    let tx = Arc::new(Mutex::new(Some(tx)));
-    c.emit_with_ack(evento, dados, Duration::from_secs(10), move |p, _| {
-        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
-            let _ = tx.send(primeiro(p));
+    let espera = Arc::new(Mutex::new(Some((tx, ao_ok))));
+    c.emit_with_ack(evento, dados, PRAZO, move |p, _| {
+        if let Some((tx, ao_ok)) = espera.lock().ok().and_then(|mut t| t.take()) {
+            let ack = primeiro(p);
+            // A request we gave up on (timed out) must not change the screen any more.
+            if ack["ok"] == true && !tx.is_closed() {
+                ao_ok(&ack);
+            }
+            let _ = tx.send(ack);
         }
         async {}.boxed()
     })
     .await
-    .map_err(|e| format!("Não foi possível falar com o servidor: {e}"))?;
-    let ack = tokio::time::timeout(Duration::from_secs(10), rx)
+    .map_err(|_| Falha::SemResposta("Sem conexão com o servidor."))?;
+    let ack = tokio::time::timeout(PRAZO, rx)
         .await
-        .map_err(|_| "O servidor não respondeu a tempo.".to_owned())?
-        .map_err(|_| "A conexão caiu antes da resposta.".to_owned())?;
+        .map_err(|_| Falha::SemResposta("O servidor não respondeu a tempo."))?
+        .map_err(|_| Falha::SemResposta("A conexão caiu antes da resposta."))?;
     if ack["ok"] == true {
         Ok(ack)
     } else {
-        Err(ack["erro"]["mensagem"]
-            .as_str()
-            .unwrap_or("O servidor recusou o pedido.")
-            .to_owned())
+        Err(Falha::Recusado(
+            ack["erro"]["mensagem"]
+                .as_str()
+                .unwrap_or("O servidor recusou o pedido.")
+                .to_owned(),
+        ))
     }
 }

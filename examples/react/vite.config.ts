@@ -11,7 +11,7 @@ export default defineConfig({
   server: {
     proxy: {
       "/socket.io": { target: servidor, ws: true },
-      "/dev": { target: servidor },
+      "/dev/token": { target: servidor },
     },
   },
 });

@@ -8,23 +8,35 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt},
     process::{Child, ChildStdin, Command},
 };
 
 use crate::apoio::{PADRAO, TestApp, spawn_app};
 
-/// `cargo test` builds the examples next to the test binary.
-fn binario_cli() -> PathBuf {
+/// The example's binary, built first: `cargo test` builds examples, but `cargo test --test
+/// api` does not, and a stale binary would test old code. A no-op when it is up to date.
+async fn binario_cli() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let debug = exe.parent().and_then(|d| d.parent()).expect("target/debug");
-    let cli = debug.join("examples").join("cli");
-    assert!(
-        cli.exists(),
-        "build the example first: cargo build --example cli ({})",
-        cli.display()
-    );
-    cli
+    let perfil_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    let perfil = match perfil_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(outro) => outro,
+    };
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "cli", "--profile", perfil])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .kill_on_drop(true)
+        .status();
+    let st = tokio::time::timeout(Duration::from_secs(300), build)
+        .await
+        .expect("cargo build --example cli took over 300 s")
+        .expect("run cargo");
+    assert!(st.success(), "cargo build --example cli failed");
+    perfil_dir.join("examples").join("cli")
 }
 
 struct Cli {
@@ -34,8 +46,8 @@ struct Cli {
 }
 
 impl Cli {
-    fn iniciar(url: &str, token: &str) -> Self {
-        let mut filho = Command::new(binario_cli())
+    async fn iniciar(url: &str, token: &str) -> Self {
+        let mut filho = Command::new(binario_cli().await)
             .args(["--url", url])
             .env("TUTOR_TOKEN", token)
             .stdin(Stdio::piped())
@@ -113,7 +125,7 @@ impl Cli {
 #[tokio::test]
 async fn a_piped_session_streams_answers_lists_conversations_and_exits_0() {
     let app = spawn_app().await;
-    let mut cli = Cli::iniciar(&app.url, &app.token("ana"));
+    let mut cli = Cli::iniciar(&app.url, &app.token("ana")).await;
     cli.esperar("[conectado", 1).await;
     cli.digitar("Olá, tutor").await;
     cli.digitar("/conversas").await;
@@ -144,17 +156,17 @@ async fn a_piped_session_streams_answers_lists_conversations_and_exits_0() {
 #[tokio::test]
 async fn a_bad_token_is_a_plain_sentence_and_a_non_zero_exit() {
     let app = spawn_app().await;
-    let cli = Cli::iniciar(&app.url, "isto-nao-e-token");
+    let cli = Cli::iniciar(&app.url, "isto-nao-e-token").await;
     let (st, tela) = cli.fechar().await;
     assert!(!st.success());
-    assert!(tela.contains("Token recusado"), "{tela}");
+    assert!(tela.contains("recusou o token"), "{tela}");
     assert!(!tela.contains("panicked"), "{tela}");
 }
 
 #[tokio::test]
 async fn the_cli_reconnects_after_a_server_restart_and_carries_on() {
     let app = spawn_app().await;
-    let mut cli = Cli::iniciar(&app.url, &app.token("ana"));
+    let mut cli = Cli::iniciar(&app.url, &app.token("ana")).await;
     cli.esperar("[conectado", 1).await;
     cli.digitar("antes do reinício").await;
     cli.esperar(&PADRAO.concat(), 1).await;
@@ -172,4 +184,78 @@ async fn the_cli_reconnects_after_a_server_restart_and_carries_on() {
         1,
         "the same conversation went on"
     );
+}
+
+/// The real `tutor` binary with no model configured (the demo tutor), a token from
+/// `tutor token`, and the cli: what a newcomer runs first.
+/// The server process (killed on drop) and its URL.
+async fn servidor_demo(dir: &std::path::Path, segredo: &str) -> (Child, String) {
+    let mut filho = Command::new(env!("CARGO_BIN_EXE_tutor"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env("TUTOR_ADDR", "127.0.0.1:0")
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/t.db?mode=rwc", dir.display()),
+        )
+        .env("TUTOR_JWT_SECRET", segredo)
+        .env("TUTOR_DEMO_ATRASO_MS", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start tutor");
+    let mut log = Vec::new();
+    for fluxo in [
+        Box::new(filho.stdout.take().expect("stdout"))
+            as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+        Box::new(filho.stderr.take().expect("stderr")),
+    ] {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        log.push(rx);
+        tokio::spawn(async move {
+            let mut linhas = tokio::io::BufReader::new(fluxo).lines();
+            let mut tx = Some(tx);
+            while let Ok(Some(l)) = linhas.next_line().await {
+                if let Some(addr) = l.split("listening on ").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+    }
+    let url = tokio::time::timeout(Duration::from_secs(20), futures::future::select_ok(log))
+        .await
+        .expect("the server logged its address")
+        .expect("address")
+        .0;
+    (filho, url)
+}
+
+#[tokio::test]
+async fn against_the_real_binary_and_the_demo_tutor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let segredo = format!("segredo-{}", uuid::Uuid::new_v4());
+    let (_servidor, url) = servidor_demo(dir.path(), &segredo).await;
+    let token = Command::new(env!("CARGO_BIN_EXE_tutor"))
+        .args(["token", "--sub", "davi"])
+        .env("TUTOR_JWT_SECRET", &segredo)
+        .output();
+    let token = tokio::time::timeout(Duration::from_secs(20), token)
+        .await
+        .expect("tutor token finished")
+        .expect("run tutor token");
+    let token = String::from_utf8(token.stdout).expect("utf-8");
+
+    let mut cli = Cli::iniciar(&url, token.trim()).await;
+    cli.esperar("[conectado", 1).await;
+    for linha in ["Olá", "/conversas", "Segunda pergunta"] {
+        cli.digitar(linha).await;
+    }
+    let (st, tela) = cli.fechar().await;
+    assert!(st.success(), "{tela}");
+    assert_eq!(tela.matches("tutor: ").count(), 2, "two answers:\n{tela}");
+    assert_eq!(tela.matches("demonstração").count(), 2, "{tela}");
+    assert!(tela.contains("  1. ") && tela.contains("  Olá\n"), "{tela}");
 }

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Browser tests: installs what is missing (Debian's Chromium, npm packages), builds the React
-# example, and runs the stories against the debug server binary.
+# example, and runs the stories in tests/browser/*.test.mjs against the server binary
+# ($TUTOR_BIN, default target/debug/tutor; build it first). Screenshots go to
+# target/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ ! -x /usr/bin/chromium ]; then
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
-(cd examples/react && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
-[ -d tests/js/node_modules ] || (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+BIN="${TUTOR_BIN:-$PWD/target/debug/tutor}"
+[ -x "$BIN" ] || { echo "no server binary at $BIN: run 'cargo build' first" >&2; exit 1; }
+(cd examples/react && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 cd tests/browser
 npm ci --no-audit --no-fund --loglevel=error
+rm -f ../../target/browser-tests-server.log
 npm test

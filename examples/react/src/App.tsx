@@ -4,23 +4,39 @@ import { useCallback, useEffect, useState } from "react";
 import { useConexao, type EstadoConexao } from "./conexao";
 import { ConversaView } from "./ConversaView";
 import { ListaConversas } from "./ListaConversas";
-import { Login } from "./Login";
+import { Login, tokenDeVisitante } from "./Login";
 import type { Conversa } from "./protocol";
 
 const CHAVE_TOKEN = "tutor.token";
+/** The demo guest's name, so a refused guest token can be renewed for the same guest. */
+const CHAVE_VISITANTE = "tutor.visitante";
 
 export function App() {
   const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(CHAVE_TOKEN));
-  const entrar = (t: string) => {
+  const entrar = (t: string, visitante?: string) => {
     sessionStorage.setItem(CHAVE_TOKEN, t);
+    if (visitante) sessionStorage.setItem(CHAVE_VISITANTE, visitante);
+    else sessionStorage.removeItem(CHAVE_VISITANTE);
     setToken(t);
   };
   const sair = () => {
     sessionStorage.removeItem(CHAVE_TOKEN);
+    sessionStorage.removeItem(CHAVE_VISITANTE);
     setToken(null);
   };
   if (!token) return <Login onToken={entrar} />;
   return <Tutor key={token} token={token} onSair={sair} />;
+}
+
+/** A fresh token for the demo guest of this tab (the server's demo secret changes on every
+ * restart); null for a pasted token, which only the user can replace. */
+async function renovarVisitante(): Promise<string | null> {
+  const sub = sessionStorage.getItem(CHAVE_VISITANTE);
+  if (!sub) return null;
+  const novo = await tokenDeVisitante(sub);
+  // Kept for a reload, without remounting the app (its state is the same user's).
+  if (novo) sessionStorage.setItem(CHAVE_TOKEN, novo);
+  return novo;
 }
 
 function conversaDoEndereco(): string | null {
@@ -36,7 +52,7 @@ const ROTULOS: Record<EstadoConexao, string> = {
 };
 
 function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
-  const { socket, estado } = useConexao(token);
+  const { socket, estado } = useConexao(token, renovarVisitante);
   const [conversas, setConversas] = useState<Conversa[]>([]);
   // The open conversation lives in the address (#/c/ID), so a reload or a shared link
   // opens it again.
@@ -77,11 +93,12 @@ function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
     };
   }, [socket, carregarLista]);
 
-  // A conversation this tab created: select it and refresh the list (the server tells only
-  // the user's other tabs with `conversa_criada`).
-  const criada = useCallback(
-    (id: string) => {
-      setAtual(id);
+  // After a send of this tab: a conversation it created is selected (the server tells only
+  // the user's other tabs with `conversa_criada`), and the list is fetched again so the most
+  // recently active conversation comes first.
+  const enviada = useCallback(
+    (id: string, nova: boolean) => {
+      if (nova) setAtual(id);
       void carregarLista();
     },
     [carregarLista, setAtual],
@@ -91,7 +108,7 @@ function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
     <div className="app">
       <header className="topo">
         <h1>Tutor</h1>
-        <span data-testid="estado-conexao" className={`conexao conexao-${estado}`}>
+        <span data-testid="estado-conexao" role="status" className={`conexao conexao-${estado}`}>
           {ROTULOS[estado]}
         </span>
         <button type="button" className="secundario" onClick={onSair}>
@@ -104,8 +121,13 @@ function Tutor({ token, onSair }: { token: string; onSair: () => void }) {
         </p>
       ) : null}
       <div className="corpo">
-        <ListaConversas conversas={conversas} atual={atual} onEscolher={setAtual} onNova={() => setAtual(null)} />
-        {socket ? <ConversaView socket={socket} conversaId={atual} onCriada={criada} /> : null}
+        <ListaConversas
+          conversas={conversas}
+          atual={atual}
+          onEscolher={setAtual}
+          onNova={() => setAtual(null)}
+        />
+        {socket ? <ConversaView socket={socket} conversaId={atual} onEnviada={enviada} /> : null}
       </div>
     </div>
   );

@@ -4,6 +4,10 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { TutorSocket } from "./conexao";
+import { MensagemItem } from "./MensagemItem";
+import {
+  type Fluxo, acrescentar, comAndamento, mesclar, receberParte, respostaNova, ultimoFinal,
+} from "./mensagens";
 import type {
   EvErroResposta,
   EvMensagem,
@@ -15,39 +19,23 @@ import type {
 interface Props {
   socket: TutorSocket;
   conversaId: string | null;
-  onCriada: (id: string) => void;
-}
-
-/** Where the stream of one answer is: the next `indice` expected (null: take the first
- * piece that comes, as after joining mid-answer) and pieces that came early. */
-interface Fluxo {
-  proximo: number | null;
-  adiantados: Map<number, string>;
+  /** A send of this tab was stored; `nova` when it created the conversation. */
+  onEnviada: (conversaId: string, nova: boolean) => void;
 }
 
 const PRAZO_MS = 15_000;
 
-/** Adds or replaces messages by id, keeping conversation order. */
-function mesclar(atuais: Mensagem[], novas: Mensagem[]): Mensagem[] {
-  const resultado = [...atuais];
-  for (const m of novas) {
-    const i = resultado.findIndex((x) => x.id === m.id);
-    if (i >= 0) resultado[i] = m;
-    else resultado.push(m);
-  }
-  return resultado;
-}
-
-function ultimoFinal(ms: Mensagem[]): string | undefined {
-  return [...ms].reverse().find((m) => m.status !== "gerando")?.id;
-}
-
-export function ConversaView({ socket, conversaId, onCriada }: Props) {
+export function ConversaView({ socket, conversaId, onEnviada }: Props) {
   const [mensagens, setMensagens] = useState<Mensagem[]>([]);
   const [erros, setErros] = useState<Record<string, string>>({});
   const [texto, setTexto] = useState("");
   const [aviso, setAviso] = useState<string | null>(null);
   const [conectado, setConectado] = useState(socket.connected);
+  const [enviando, setEnviando] = useState(false);
+  const [parando, setParando] = useState(false);
+  // A send whose ack never came: sending the same text again reuses its `id_cliente`, so
+  // the server returns the stored message instead of storing it twice.
+  const semAck = useRef<{ conteudo: string; conversa: string | null; id: string } | null>(null);
   const conversaRef = useRef<string | null>(conversaId);
   // The conversation whose messages are on screen (differs from `conversaId` right after
   // the user picks another one).
@@ -67,12 +55,10 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
           return;
         }
         if (conversaRef.current !== id) return;
-        let lista = r.mensagens;
         const andamento = r.resposta_em_andamento;
-        if (andamento) {
-          fluxos.current.set(andamento.mensagem_id, { proximo: null, adiantados: new Map() });
-          lista = lista.map((m: Mensagem) => (m.id === andamento.mensagem_id ? { ...m, conteudo: andamento.conteudo } : m));
-        }
+        // The pieces after the ack continue that text, from whatever `indice` comes first.
+        if (andamento) fluxos.current.set(andamento.mensagem_id, { proximo: null, adiantados: new Map() });
+        const lista = comAndamento(r.mensagens, andamento);
         setMensagens((atuais) => (apos ? mesclar(atuais, lista) : lista));
       } catch {
         setAviso("O servidor não respondeu a tempo.");
@@ -122,32 +108,16 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
     const iniciada = ({ conversa_id, mensagem_id }: EvRespostaIniciada) => {
       if (!minha(conversa_id)) return;
       fluxos.current.set(mensagem_id, { proximo: 0, adiantados: new Map() });
-      const nova: Mensagem = {
-        id: mensagem_id, conversa_id, papel: "tutor", conteudo: "", status: "gerando",
-        criada_em: new Date().toISOString(),
-      };
+      const nova = respostaNova(mensagem_id, conversa_id);
       setMensagens((ms) => (ms.some((m) => m.id === mensagem_id) ? ms : [...ms, nova]));
     };
     const parcial = ({ conversa_id, mensagem_id, indice, delta }: EvRespostaParcial) => {
       if (!minha(conversa_id)) return;
       const f = fluxos.current.get(mensagem_id) ?? { proximo: null, adiantados: new Map() };
       fluxos.current.set(mensagem_id, f);
-      f.adiantados.set(indice, delta);
-      if (f.proximo === null) f.proximo = indice;
-      let acrescimo = "";
-      while (f.adiantados.has(f.proximo)) {
-        acrescimo += f.adiantados.get(f.proximo);
-        f.adiantados.delete(f.proximo);
-        f.proximo += 1;
-      }
+      const acrescimo = receberParte(f, indice, delta);
       if (!acrescimo) return;
-      setMensagens((ms) => {
-        const existe = ms.some((m) => m.id === mensagem_id);
-        const base: Mensagem[] = existe
-          ? ms
-          : [...ms, { id: mensagem_id, conversa_id, papel: "tutor", conteudo: "", status: "gerando", criada_em: new Date().toISOString() }];
-        return base.map((m) => (m.id === mensagem_id ? { ...m, conteudo: m.conteudo + acrescimo } : m));
-      });
+      setMensagens((ms) => acrescentar(ms, mensagem_id, conversa_id, acrescimo));
     };
     const respondida = ({ conversa_id, mensagem }: EvMensagem) => {
       if (!minha(conversa_id)) return;
@@ -180,37 +150,65 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
 
   const enviar = async () => {
     const conteudo = texto;
-    if (!conteudo.trim()) return;
+    if (!conteudo.trim() || enviando) return;
+    const conversa = conversaRef.current;
+    const p = semAck.current;
+    const id = p && p.conteudo === conteudo && p.conversa === conversa ? p.id : crypto.randomUUID();
+    semAck.current = { conteudo, conversa, id };
     setAviso(null);
+    setEnviando(true);
     try {
       const r = await socket.timeout(PRAZO_MS).emitWithAck("mensagem_enviada", {
-        conversa_id: conversaRef.current ?? undefined,
+        conversa_id: conversa ?? undefined,
         conteudo,
-        id_cliente: crypto.randomUUID(),
+        id_cliente: id,
       });
+      semAck.current = null;
       if (!r.ok) {
         setAviso(r.erro.mensagem);
         return;
       }
-      setTexto("");
-      if (conversaRef.current !== r.conversa_id) {
+      setTexto((t) => (t === conteudo ? "" : t));
+      if (conversaRef.current !== conversa) {
+        // The user opened another conversation meanwhile: leave the screen as it is.
+        onEnviada(r.conversa_id, false);
+        return;
+      }
+      const nova = conversa === null;
+      if (nova) {
         // A new conversation: its events from now on are ours, and what is on screen is it.
         conversaRef.current = r.conversa_id;
         abertaRef.current = r.conversa_id;
-        onCriada(r.conversa_id);
       }
       setMensagens((ms) => mesclar(ms, [r.mensagem]));
+      onEnviada(r.conversa_id, nova);
     } catch {
-      setAviso("O servidor não respondeu a tempo. Tente de novo.");
+      setAviso("O servidor não respondeu a tempo. Envie de novo: a mensagem não será duplicada.");
+    } finally {
+      setEnviando(false);
     }
   };
 
-  const parar = () => {
+  const parar = async () => {
     const id = conversaRef.current;
-    if (id) socket.emit("cancelar_resposta", { conversa_id: id }, () => {});
+    if (!id) return;
+    setParando(true);
+    try {
+      const r = await socket.timeout(PRAZO_MS).emitWithAck("cancelar_resposta", { conversa_id: id });
+      // Stopped: the button goes away with `mensagem_respondida` (status `cancelada`).
+      if (r.ok && r.cancelada) return;
+      if (!r.ok) setAviso(r.erro.mensagem);
+    } catch {
+      setAviso("O servidor não respondeu a tempo.");
+    }
+    setParando(false);
   };
 
   const gerando = mensagens.some((m) => m.status === "gerando");
+  // The stop button comes back for the next answer.
+  useEffect(() => {
+    if (!gerando) setParando(false);
+  }, [gerando]);
 
   return (
     <section className="conversa" aria-label="Conversa">
@@ -219,23 +217,7 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
           <p className="vazio">Pergunte o que quiser ao tutor.</p>
         ) : null}
         {mensagens.map((m) => (
-          <article
-            key={m.id}
-            data-testid="mensagem"
-            data-papel={m.papel}
-            data-status={m.status}
-            className={`mensagem ${m.papel} ${m.status}`}
-          >
-            <span className="autor">{m.papel === "aluno" ? "Você" : "Tutor"}</span>
-            <p className="texto">{m.conteudo}</p>
-            {m.status === "gerando" ? <span className="digitando">escrevendo…</span> : null}
-            {m.status === "cancelada" ? <span className="nota">Resposta interrompida.</span> : null}
-            {m.status === "erro" ? (
-              <span className="nota erro" data-testid="erro-resposta" role="alert">
-                {erros[m.id] ?? "A resposta não pôde ser concluída."}
-              </span>
-            ) : null}
-          </article>
+          <MensagemItem key={m.id} m={m} erro={erros[m.id]} />
         ))}
         <div ref={fim} />
       </div>
@@ -266,11 +248,17 @@ export function ConversaView({ socket, conversaId, onCriada }: Props) {
           aria-label="Sua mensagem"
         />
         {gerando ? (
-          <button data-testid="parar" type="button" className="parar" onClick={parar}>
-            Parar
+          <button
+            data-testid="parar"
+            type="button"
+            className="parar"
+            onClick={() => void parar()}
+            disabled={parando || !conectado}
+          >
+            {parando ? "Parando…" : "Parar"}
           </button>
         ) : null}
-        <button data-testid="enviar" type="submit" disabled={!conectado || !texto.trim()}>
+        <button data-testid="enviar" type="submit" disabled={!conectado || enviando || !texto.trim()}>
           Enviar
         </button>
       </form>

@@ -1,28 +1,41 @@
 // Log in by pasting a token; in demo mode the server hands out guest tokens (loopback only).
 import { useEffect, useState } from "react";
 
-export function Login({ onToken }: { onToken: (t: string) => void }) {
+/** A demo guest's token for `sub`, or null when the server is not in demo mode (404). */
+export async function tokenDeVisitante(sub: string): Promise<string | null> {
+  const r = await fetch(`/dev/token?sub=${encodeURIComponent(sub)}`);
+  if (!r.ok) return null;
+  const { token } = (await r.json()) as { token?: unknown };
+  return typeof token === "string" ? token : null;
+}
+
+interface Props {
+  /** A token to log in with; `visitante` is the demo guest's name, to renew it later. */
+  onToken: (t: string, visitante?: string) => void;
+}
+
+export function Login({ onToken }: Props) {
   const [texto, setTexto] = useState("");
   const [demo, setDemo] = useState(false);
   const [erro, setErro] = useState<string | null>(null);
 
   useEffect(() => {
-    // The endpoint exists only in demo mode; anywhere else it answers 404.
-    fetch("/dev/token?sub=sonda", { method: "GET" })
-      .then((r) => setDemo(r.ok))
-      .catch(() => setDemo(false));
+    // The endpoint exists only in demo mode; anywhere else it answers 404 and the guest
+    // button stays hidden.
+    let vivo = true;
+    fetch("/dev/token?sub=sonda")
+      .then((r) => vivo && setDemo(r.ok))
+      .catch(() => vivo && setDemo(false));
+    return () => {
+      vivo = false;
+    };
   }, []);
 
   const visitante = async () => {
     const sub = `visitante-${Math.random().toString(36).slice(2, 8)}`;
-    try {
-      const r = await fetch(`/dev/token?sub=${encodeURIComponent(sub)}`);
-      if (!r.ok) throw new Error(String(r.status));
-      const { token } = (await r.json()) as { token: string };
-      onToken(token);
-    } catch {
-      setErro("Não foi possível obter um token de visitante.");
-    }
+    const token = await tokenDeVisitante(sub).catch(() => null);
+    if (token) onToken(token, sub);
+    else setErro("Não foi possível obter um token de visitante.");
   };
 
   return (
@@ -52,7 +65,11 @@ export function Login({ onToken }: { onToken: (t: string) => void }) {
           Entrar como visitante (modo demo)
         </button>
       ) : null}
-      {erro ? <p role="alert">{erro}</p> : null}
+      {erro ? (
+        <p className="aviso" role="alert">
+          {erro}
+        </p>
+      ) : null}
     </main>
   );
 }
