@@ -87,13 +87,10 @@ pub struct Config {
     )]
     pub upstream_connect_timeout_ms: u64,
 
-    /// The model's first piece of text may take this long (retries included).
-    #[arg(
-        long,
-        env = "TUTOR_UPSTREAM_PRIMEIRO_TOKEN_MS",
-        default_value_t = 30_000
-    )]
-    pub upstream_primeiro_token_ms: u64,
+    /// The model's first piece of text may take this long (retries included); by default
+    /// the same as `TUTOR_UPSTREAM_TIMEOUT_MS`.
+    #[arg(long, env = "TUTOR_UPSTREAM_PRIMEIRO_TOKEN_MS")]
+    pub upstream_primeiro_token_ms: Option<u64>,
 
     /// Attempts to start an answer when the model fails before its first token (connect
     /// errors, 5xx, 429); never after it.
@@ -105,8 +102,10 @@ pub struct Config {
     pub upstream_espera_max_ms: u64,
 
     /// Largest inbound Socket.IO message in bytes, on every transport (polling body,
-    /// WebSocket message and frame, binary attachments). Sized for an 8,000-character message.
-    #[arg(long, env = "TUTOR_MAX_PAYLOAD_BYTES", default_value_t = 64 * 1024)]
+    /// WebSocket message and frame, binary attachments). Sized for an 8,000-character message
+    /// in the most expensive JSON (12 bytes per code point as escaped surrogate pairs), so a
+    /// text merely too long is read and answered `entrada_invalida` instead of cut off.
+    #[arg(long, env = "TUTOR_MAX_PAYLOAD_BYTES", default_value_t = 128 * 1024)]
     pub max_payload_bytes: usize,
 
     /// Other events (joins, lists, cancels) allowed per user per minute (`0`: no limit).
@@ -176,7 +175,10 @@ impl Config {
     }
 
     pub fn upstream_primeiro_token(&self) -> Duration {
-        Duration::from_millis(self.upstream_primeiro_token_ms)
+        Duration::from_millis(
+            self.upstream_primeiro_token_ms
+                .unwrap_or(self.upstream_timeout_ms),
+        )
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -84,8 +84,15 @@ impl Servico {
             difusor,
             gerador,
             salas,
-            envios: Limitador::new(limites.mensagens_por_minuto, RAJADA_ENVIOS),
-            eventos: Limitador::new(limites.eventos_por_minuto, RAJADA_EVENTOS),
+            // A burst never exceeds the per-minute limit itself (3/min means 3, not 5).
+            envios: Limitador::new(
+                limites.mensagens_por_minuto,
+                RAJADA_ENVIOS.min(limites.mensagens_por_minuto),
+            ),
+            eventos: Limitador::new(
+                limites.eventos_por_minuto,
+                RAJADA_EVENTOS.min(limites.eventos_por_minuto),
+            ),
             max_caracteres: limites.max_caracteres,
         }
     }

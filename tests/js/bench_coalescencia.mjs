@@ -6,7 +6,7 @@ import { ack, connect, fakeUpstream, fimDaResposta, startServer, textoTransmitid
 
 const n = Number(process.argv[2] ?? 5000);
 const upstream = await fakeUpstream();
-const server = await startServer(upstream);
+const server = await startServer({ upstream });
 try {
   const a = await connect(server.url, server.token("bench"), { transports: ["websocket"] });
   // Back to back, then about one piece per event-loop tick, then a model as fast as a person reads.

@@ -1,18 +1,23 @@
 // What every JS story needs: the real server binary on a free port with its own SQLite file,
-// a fake OpenAI-compatible upstream the test scripts, HS256 tokens, and a stock
-// socket.io-client with bounded waits.
+// a fake OpenAI-compatible upstream the test scripts and that records what it was sent,
+// HS256 tokens made by hand (so tests can also make broken ones), and the stock
+// socket.io-client with every wait bounded.
 import { spawn } from "node:child_process";
-import { createHmac, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, afterEach, before, beforeEach } from "node:test";
 import { io } from "socket.io-client";
 
 const aqui = path.dirname(fileURLToPath(import.meta.url));
-export const BIN = process.env.TUTOR_BIN ?? path.resolve(aqui, "../../target/debug/tutor");
+export const BIN = path.resolve(process.env.TUTOR_BIN ?? path.resolve(aqui, "../../target/debug/tutor"));
+/** Bound on every wait for an event, a start or a stop. */
 export const PRAZO = 10_000;
+/** Bound on every ack. */
+export const PRAZO_ACK = 5_000;
 
 /** The three ways a browser reaches the server. */
 export const TRANSPORTES = {
@@ -21,169 +26,423 @@ export const TRANSPORTES = {
   upgrade: {},
 };
 
+/** What the fake model answers when a test scripted nothing. */
 export const PADRAO = ["Uma fração ", "representa ", "partes de ", "um todo."];
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** RFC 3339 in UTC with at least millisecond precision. */
+export const RFC3339_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,9}(Z|\+00:00)$/;
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
 
 const b64 = (s) => Buffer.from(s).toString("base64url");
 
-/** An HS256 JWT, or a broken one when the test asks. */
+/**
+ * An HS256 JWT with `exp` one hour ahead unless the claims say otherwise (`exp: undefined`
+ * leaves it out). `alg: "none"` gives an unsigned token, `alg: "HS512"` a SHA-512 one.
+ */
 export function token(segredo, claims, { alg = "HS256" } = {}) {
   const h = b64(JSON.stringify({ alg, typ: "JWT" }));
-  const c = b64(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }));
+  const todas = { exp: Math.floor(Date.now() / 1000) + 3600, ...claims };
+  for (const k of Object.keys(todas)) if (todas[k] === undefined) delete todas[k];
+  const c = b64(JSON.stringify(todas));
   if (alg === "none") return `${h}.${c}.`;
   const sig = createHmac(alg === "HS512" ? "sha512" : "sha256", segredo).update(`${h}.${c}`).digest("base64url");
   return `${h}.${c}.${sig}`;
 }
 
-function sse(res, partes, atraso, { fim = true } = {}) {
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  const chunk = (delta, finish = null) =>
-    `data: ${JSON.stringify({
-      id: "chatcmpl-js", object: "chat.completion.chunk", created: 1, model: "m",
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    })}\n\n`;
-  res.write(chunk({ role: "assistant", content: "" }));
-  let i = 0;
-  const passo = () => {
-    if (res.destroyed) return;
-    if (i < partes.length) {
-      res.write(chunk({ content: partes[i++] }));
-      setTimeout(passo, atraso);
-    } else if (fim) {
-      res.write(chunk({}, "stop"));
-      res.end("data: [DONE]\n\n");
-    } else {
-      res.destroy();
+// ---------------------------------------------------------------------------------------------
+// The fake model
+
+const chunk = (delta, finish = null) =>
+  `data: ${JSON.stringify({
+    id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "m",
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  })}\n\n`;
+
+/**
+ * Answers one request as the script `r` says:
+ * - `{ partes, atraso }`: the role chunk, each piece `atraso` ms apart, `finish_reason: "stop"`, `[DONE]`;
+ * - `{ status: 500 | 429 }`: that HTTP error with an OpenAI-style JSON body;
+ * - `{ partes, cortar: true }`: the pieces, then the connection closes (no finish_reason, no [DONE]);
+ * - `{ partes, pendurar: true }`: the pieces, then silence with the connection open;
+ *   `pendurar: "antes"`: silence from the start, not even the status line.
+ * Resolves when the response is over: `"fim"`, `"erro"`, `"cortado"`, `"pendurado"` or
+ * `"fechado"` when the server closed the request before the end.
+ */
+function responder(req, res, r) {
+  return new Promise((fim) => {
+    if (r.status) {
+      res.writeHead(r.status, { "content-type": "application/json" });
+      res.end(JSON.stringify({
+        error: { message: "falha simulada", type: r.status === 429 ? "rate_limit_exceeded" : "server_error", code: null },
+      }));
+      fim("erro");
+      return;
     }
-  };
-  setTimeout(passo, atraso);
+    const partes = r.partes ?? PADRAO;
+    const atraso = r.atraso ?? 5;
+    let acabou = false;
+    res.on("close", () => { if (!acabou) fim("fechado"); });
+    if (r.pendurar === "antes") return; // not even the status line
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.write(chunk({ role: "assistant", content: "" }));
+    let i = 0;
+    const passo = () => {
+      if (res.destroyed || res.writableEnded) return;
+      if (i < partes.length) {
+        res.write(chunk({ content: partes[i++] }));
+        setTimeout(passo, atraso);
+      } else if (r.pendurar) {
+        acabou = true;
+        fim("pendurado");
+      } else if (r.cortar) {
+        acabou = true;
+        res.destroy();
+        fim("cortado");
+      } else {
+        acabou = true;
+        res.write(chunk({}, "stop"));
+        res.end("data: [DONE]\n\n");
+        fim("fim");
+      }
+    };
+    setTimeout(passo, atraso);
+  });
 }
 
-/** The fake model. `roteiro(r)` queues what the next request gets. */
+/**
+ * The fake OpenAI-compatible upstream. `roteiro(r)` queues the script of the next request;
+ * when the queue is empty every request gets `padrao(r)` (normal answers unless set).
+ * `pedidos` holds every JSON body received, in order; `desfechos` how each response ended.
+ */
 export async function fakeUpstream() {
-  const fila = [];
+  let fila = [];
+  let padrao = { partes: PADRAO, atraso: 5 };
   const pedidos = [];
+  const desfechos = [];
+  const espera = new Set();
   const server = http.createServer((req, res) => {
     let corpo = "";
+    req.setEncoding("utf8");
     req.on("data", (d) => (corpo += d));
     req.on("end", () => {
-      pedidos.push(JSON.parse(corpo));
-      const r = fila.shift() ?? { partes: PADRAO, atraso: 5 };
-      if (r.status) {
-        res.writeHead(r.status, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { message: "falha simulada", type: "server_error", code: null } }));
-      } else {
-        sse(res, r.partes, r.atraso ?? 5, { fim: !r.cortar });
+      if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+        res.writeHead(404).end();
+        return;
       }
+      let json;
+      try { json = JSON.parse(corpo); } catch { json = { corpo_invalido: corpo }; }
+      const n = pedidos.push(json) - 1;
+      desfechos[n] = "andamento";
+      const r = fila.length ? fila.shift() : padrao;
+      responder(req, res, r).then((d) => {
+        desfechos[n] = d;
+        for (const f of espera) f();
+      });
+      for (const f of espera) f();
     });
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
-  return {
+  const up = {
     url: `http://127.0.0.1:${server.address().port}/v1`,
     pedidos,
+    desfechos,
     roteiro: (r) => fila.push(r),
-    close: () => new Promise((ok) => { server.closeAllConnections(); server.close(ok); }),
+    padrao: (r) => { padrao = r ?? { partes: PADRAO, atraso: 5 }; },
+    /** Back to normal answers and an empty queue (between tests). */
+    reset() { fila = []; padrao = { partes: PADRAO, atraso: 5 }; },
+    /** The bodies whose last user message is `texto`. */
+    pedidosPara: (texto) => pedidos.filter((p) => ultimaDoAluno(p) === texto),
+    /** Waits until `f()` holds, re-checked on every request start and end. */
+    ate(f, o = "upstream condition") {
+      if (f()) return Promise.resolve();
+      return new Promise((ok, falha) => {
+        const t = setTimeout(() => { espera.delete(h); falha(new Error(`timed out waiting for ${o}`)); }, PRAZO);
+        const h = () => { if (f()) { clearTimeout(t); espera.delete(h); ok(); } };
+        espera.add(h);
+      });
+    },
+    close: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
   };
+  return up;
 }
 
-/** Starts the server binary; resolves once it logs `listening on http://ADDR`. `dir` and
- * `segredo` let a test start it again on the same database. */
-export async function startServer(upstream, env = {}, { dir: dado, segredo: dadoSegredo } = {}) {
-  const dir = dado ?? mkdtempSync(path.join(tmpdir(), "tutor-js-"));
-  const segredo = dadoSegredo ?? `segredo-${randomUUID()}`;
+/** The content of the last `user` message of an upstream request body. */
+export function ultimaDoAluno(corpo) {
+  const us = (corpo.messages ?? []).filter((m) => m.role === "user");
+  return us.length ? conteudoDe(us[us.length - 1]) : undefined;
+}
+
+/** The content of the first `user` message of an upstream request body. */
+export function primeiraDoAluno(corpo) {
+  const u = (corpo.messages ?? []).find((m) => m.role === "user");
+  return u ? conteudoDe(u) : undefined;
+}
+
+/** A chat message's text, whether `content` is a string or a list of text parts. */
+export function conteudoDe(m) {
+  if (typeof m.content === "string") return m.content;
+  if (Array.isArray(m.content)) return m.content.map((p) => p.text ?? "").join("");
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+const vivos = new Set();
+process.on("exit", () => { for (const f of vivos) f.kill("SIGKILL"); });
+
+/**
+ * Spawns the server binary and resolves once it logs `listening on http://ADDR`.
+ * `opts`: `upstream` (a fakeUpstream; one is made and closed with the server if absent),
+ * `env` (added to the environment; an empty string unsets a variable), `dir` and `secret`
+ * (to start again on the same database with the same secret).
+ * Also accepts the older form `startServer(upstream, env, { dir, segredo })`.
+ * Returns `{ url, secret, dir, upstream, token(sub, claims), logs, stop({ manter, sinal }) }`.
+ */
+export async function startServer(opts = {}, envAntigo, extrasAntigos = {}) {
+  if (typeof opts.roteiro === "function") {
+    opts = { upstream: opts, env: envAntigo, dir: extrasAntigos.dir, secret: extrasAntigos.segredo };
+  }
+  const proprio = !opts.upstream;
+  const upstream = opts.upstream ?? (await fakeUpstream());
+  const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), "tutor-js-"));
+  const secret = opts.secret ?? randomBytes(32).toString("base64url");
   const ambiente = {
     PATH: process.env.PATH,
     TUTOR_ADDR: "127.0.0.1:0",
     DATABASE_URL: `sqlite://${dir}/tutor.db?mode=rwc`,
-    TUTOR_JWT_SECRET: segredo,
+    TUTOR_JWT_SECRET: secret,
     OPENAI_BASE_URL: upstream.url,
-    OPENAI_API_KEY: "chave-de-teste",
+    OPENAI_API_KEY: "test",
     TUTOR_MODEL: "modelo-teste",
+    RUST_LOG: "info",
+    // The stories send many messages and open many sockets from one user in a few seconds;
+    // the limits have tests of their own in the Rust suite.
     TUTOR_MENSAGENS_POR_MINUTO: "0",
     TUTOR_EVENTOS_POR_MINUTO: "0",
     TUTOR_HANDSHAKES_POR_SEGUNDO: "0",
+    // Retries of a failing model back off briefly, and SIGTERM does not wait long.
     TUTOR_UPSTREAM_ESPERA_MAX_MS: "50",
-    RUST_LOG: "info",
-    ...env,
+    TUTOR_SHUTDOWN_GRACE_MS: "2000",
+    ...opts.env,
   };
-  // An empty value unsets a variable (e.g. TUTOR_JWT_SECRET: "" for demo mode).
   for (const [k, v] of Object.entries(ambiente)) if (v === undefined || v === "") delete ambiente[k];
   const filho = spawn(BIN, [], { env: ambiente, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
+  vivos.add(filho);
+  let logs = "";
+  const saida = new Promise((ok) => filho.on("exit", (code, signal) => { vivos.delete(filho); ok({ code, signal }); }));
   const url = await new Promise((ok, falha) => {
-    const t = setTimeout(() => falha(new Error(`no 'listening on' line:\n${log}`)), PRAZO);
+    const t = setTimeout(() => { filho.kill("SIGKILL"); falha(new Error(`no 'listening on' line within ${PRAZO} ms:\n${logs}`)); }, PRAZO);
     const ler = (d) => {
-      log += d;
-      const m = log.match(/listening on (http:\/\/[0-9.:]+)/);
+      logs += d;
+      if (process.env.TUTOR_JS_LOGS) process.stderr.write(d);
+      const m = logs.match(/listening on (http:\/\/[0-9.]+:\d+)/);
       if (m) { clearTimeout(t); ok(m[1]); }
     };
-    filho.stdout.on("data", ler);
-    filho.stderr.on("data", ler);
-    filho.on("exit", (c) => falha(new Error(`server exited with ${c}:\n${log}`)));
+    filho.stdout.setEncoding("utf8").on("data", ler);
+    filho.stderr.setEncoding("utf8").on("data", ler);
+    filho.on("error", (e) => { clearTimeout(t); falha(new Error(`cannot start ${BIN}: ${e.message}`)); });
+    saida.then(({ code, signal }) => { clearTimeout(t); falha(new Error(`server exited (${code ?? signal}) before listening:\n${logs}`)); });
   });
   return {
     url,
+    secret,
+    segredo: secret,
     dir,
-    segredo,
-    token: (sub, extra = {}) => token(segredo, { sub, ...extra }),
-    /** SIGTERM and wait; `manter` keeps the database for a restart. */
-    async stop({ manter = false } = {}) {
-      if (filho.exitCode !== null) return;
-      const saiu = new Promise((ok) => filho.on("exit", ok));
-      filho.kill("SIGTERM");
-      await saiu;
-      if (!dado && !manter) rmSync(dir, { recursive: true, force: true });
+    upstream,
+    get logs() { return logs; },
+    token: (sub, claims = {}) => token(secret, { sub, ...claims }),
+    /**
+     * SIGTERM (or `sinal`) and wait for the exit, bounded. Resolves to the exit code; rejects
+     * if the process does not exit in time. `manter` keeps the database for a restart.
+     */
+    async stop({ manter = false, sinal = "SIGTERM" } = {}) {
+      if (filho.exitCode === null && filho.signalCode === null) filho.kill(sinal);
+      let t;
+      const limite = new Promise((_, falha) => { t = setTimeout(() => falha(new Error(`server did not exit within ${PRAZO} ms of ${sinal}`)), PRAZO); });
+      try {
+        const { code } = await Promise.race([saida, limite]);
+        return code;
+      } catch (e) {
+        filho.kill("SIGKILL");
+        throw e;
+      } finally {
+        clearTimeout(t);
+        if (proprio) await upstream.close();
+        if (!manter && !opts.dir) rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
 
-/** A connected socket that records every event; rejects with the connect_error. */
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/**
+ * A connected stock socket.io-client socket, or a rejection with the `connect_error`.
+ * `s.recebidos` records, in arrival order, every event as `[event, payload]`, every ack as
+ * `["ack:<event>", ack]` (recorded when the ack packet is handled, so its place among the
+ * events is the place it arrived) and a disconnect as `["#disconnect", reason]`.
+ */
 export function connect(url, tok, opcoes = {}) {
-  const s = io(url, { auth: tok === undefined ? undefined : { token: tok }, reconnection: false, forceNew: true, ...opcoes });
+  const s = io(url, {
+    auth: tok === undefined ? undefined : { token: tok },
+    reconnection: false,
+    forceNew: true,
+    ...opcoes,
+  });
   s.recebidos = [];
   s.onAny((ev, dados) => s.recebidos.push([ev, dados]));
+  s.on("disconnect", (motivo) => s.recebidos.push(["#disconnect", motivo]));
   return new Promise((ok, falha) => {
-    const t = setTimeout(() => falha(new Error("connect timed out")), PRAZO);
-    s.on("connect", () => { clearTimeout(t); ok(s); });
-    s.on("connect_error", (e) => { clearTimeout(t); s.close(); falha(e); });
+    const t = setTimeout(() => { s.close(); falha(new Error(`connect timed out after ${PRAZO} ms`)); }, PRAZO);
+    s.once("connect", () => { clearTimeout(t); ok(s); });
+    s.once("connect_error", (e) => { clearTimeout(t); s.close(); falha(e); });
   });
 }
 
-/** Emits with an ack; resolves to the ack. */
-export function ack(s, evento, ...args) {
-  return s.timeout(PRAZO).emitWithAck(evento, ...args);
+/** Emits `evento` with `args` (none at all is allowed) and resolves to the ack, within 5 s. */
+export function emitAck(s, evento, ...args) {
+  return new Promise((ok, falha) => {
+    s.timeout(PRAZO_ACK).emit(evento, ...args, (err, resposta) => {
+      if (err) { falha(new Error(`no ack for ${evento}(${JSON.stringify(args).slice(0, 200)}) within ${PRAZO_ACK} ms`)); return; }
+      s.recebidos.push([`ack:${evento}`, resposta]);
+      ok(resposta);
+    });
+  });
+}
+export const ack = emitAck;
+
+/** Emits with an ack, fails unless the ack is a success, returns it. */
+export async function sucesso(s, evento, ...args) {
+  const r = await emitAck(s, evento, ...args);
+  if (r?.ok !== true) throw new Error(`${evento} failed: ${JSON.stringify(r)}`);
+  return r;
 }
 
-/** Waits for an event (already received or to come) whose payload satisfies `f`. */
-export function waitFor(s, evento, f = () => true) {
+/** Waits for an event (already recorded or to come) whose payload satisfies `f`. */
+export function waitFor(s, evento, f = () => true, prazo = PRAZO) {
   const ja = s.recebidos.find(([e, d]) => e === evento && f(d));
   if (ja) return Promise.resolve(ja[1]);
   return new Promise((ok, falha) => {
-    const t = setTimeout(() => falha(new Error(`no ${evento}; got ${s.recebidos.map((r) => r[0])}`)), PRAZO);
     const h = (e, d) => {
       if (e === evento && f(d)) { clearTimeout(t); s.offAny(h); ok(d); }
     };
+    const t = setTimeout(() => {
+      s.offAny(h);
+      falha(new Error(`no ${evento} within ${prazo} ms; got ${s.recebidos.map((r) => r[0]).join(", ")}`));
+    }, prazo);
     s.onAny(h);
   });
 }
 
-/** Waits for the end of the answer in conversation `conversa`: [event, payload]. */
-export async function fimDaResposta(s, conversa) {
-  const fim = (e, d) => (e === "mensagem_respondida" || e === "erro_resposta") && d.conversa_id === conversa;
-  const ja = s.recebidos.find(([e, d]) => fim(e, d));
-  if (ja) return ja;
+/** Waits for the socket to be disconnected by the server; resolves to the reason. */
+export function waitDisconnect(s, prazo = PRAZO) {
+  const ja = s.recebidos.find(([e]) => e === "#disconnect");
+  if (ja) return Promise.resolve(ja[1]);
   return new Promise((ok, falha) => {
-    const t = setTimeout(() => falha(new Error(`answer did not end; got ${s.recebidos.map((r) => r[0])}`)), PRAZO);
+    const t = setTimeout(() => falha(new Error(`not disconnected within ${prazo} ms`)), prazo);
+    s.once("disconnect", (m) => { clearTimeout(t); ok(m); });
+  });
+}
+
+/**
+ * Waits for the end of the answer to `mensagem_id` (or of any answer in the conversation
+ * when only `conversa_id` is given): `[event, payload]`, event `mensagem_respondida` or
+ * `erro_resposta`.
+ */
+export function fimDaResposta(s, conversa_id, mensagem_id) {
+  const fim = (e, d) => (e === "mensagem_respondida" || e === "erro_resposta") && d.conversa_id === conversa_id &&
+    (mensagem_id === undefined || (d.mensagem_id ?? d.mensagem?.id) === mensagem_id);
+  const ja = s.recebidos.find(([e, d]) => fim(e, d));
+  if (ja) return Promise.resolve(ja);
+  return new Promise((ok, falha) => {
     const h = (e, d) => { if (fim(e, d)) { clearTimeout(t); s.offAny(h); ok([e, d]); } };
+    const t = setTimeout(() => {
+      s.offAny(h);
+      falha(new Error(`answer in ${conversa_id} did not end within ${PRAZO} ms; got ${s.recebidos.map((r) => r[0]).join(", ")}`));
+    }, PRAZO);
     s.onAny(h);
   });
 }
 
-/** The deltas of answer `id`, checked gapless, joined in `indice` order. */
-export function textoTransmitido(s, id) {
-  const partes = s.recebidos
-    .filter(([e, d]) => e === "resposta_parcial" && d.mensagem_id === id)
-    .map(([, d]) => d)
-    .sort((a, b) => a.indice - b.indice);
-  partes.forEach((p, i) => { if (p.indice !== i) throw new Error(`indice gap at ${i}: ${p.indice}`); });
-  return partes.map((p) => p.delta).join("");
+/** The answers (tutor message ids) this socket saw start in `conversa_id`, in order. */
+export function respostasIniciadas(s, conversa_id) {
+  return s.recebidos.filter(([e, d]) => e === "resposta_iniciada" && d.conversa_id === conversa_id).map(([, d]) => d.mensagem_id);
 }
+
+/** The `resposta_parcial` payloads of answer `id` this socket got, in arrival order. */
+export function parciais(s, id) {
+  return s.recebidos.filter(([e, d]) => e === "resposta_parcial" && d.mensagem_id === id).map(([, d]) => d);
+}
+
+/**
+ * The deltas of answer `id`, checked to arrive with `indice` 0, 1, 2… in order, no gap and no
+ * repeat, joined.
+ */
+export function textoTransmitido(s, id) {
+  const ps = parciais(s, id);
+  ps.forEach((p, i) => {
+    if (p.indice !== i) throw new Error(`answer ${id}: delta #${i} arrived with indice ${p.indice} (all: ${ps.map((x) => x.indice)})`);
+    if (typeof p.delta !== "string") throw new Error(`answer ${id}: delta ${i} is not a string`);
+  });
+  return ps.map((p) => p.delta).join("");
+}
+
+/** Index in `s.recebidos` of the first record satisfying `f`, or -1. */
+export function posicao(s, f) {
+  return s.recebidos.findIndex(([e, d]) => f(e, d));
+}
+
+/**
+ * A round trip on `s`: once its ack is back, every event the server put in this socket's
+ * queue before handling it has arrived. Used to prove something was NOT sent.
+ */
+export async function barreira(s) {
+  await emitAck(s, "listar_conversas", {});
+}
+
+export const novoId = () => randomUUID();
+export const esperar = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// ---------------------------------------------------------------------------------------------
+// One server per describe block
+
+/**
+ * Registers hooks in the current `describe`: one fake upstream and one server for the block
+ * (stopped at the end, which must exit 0 on SIGTERM), the upstream reset before each test,
+ * every socket the test opened through `ctx.abrir` closed after it.
+ * `ctx.abrir(sub, claims?, opcoes?)` connects with `transporte` plus `opcoes`.
+ */
+export function comServidor(transporte = {}, env = {}) {
+  const ctx = { server: null, upstream: null, abertos: [] };
+  before(async () => {
+    ctx.upstream = await fakeUpstream();
+    ctx.server = await startServer({ upstream: ctx.upstream, env });
+  });
+  beforeEach(() => ctx.upstream?.reset());
+  afterEach(() => { for (const s of ctx.abertos.splice(0)) s.close(); });
+  after(async () => {
+    for (const s of ctx.abertos.splice(0)) s.close();
+    try {
+      if (ctx.server) {
+        const code = await ctx.server.stop();
+        if (code !== 0) throw new Error(`server exited with ${code} on SIGTERM, not 0:\n${ctx.server.logs.slice(-3000)}`);
+      }
+    } finally {
+      await ctx.upstream?.close();
+    }
+  });
+  ctx.abrir = async (sub, claims = {}, opcoes = {}) => {
+    const s = await connect(ctx.server.url, ctx.server.token(sub, claims), { ...transporte, ...opcoes });
+    ctx.abertos.push(s);
+    return s;
+  };
+  return ctx;
+}
+
+/** A user id no other test uses. */
+export const usuario = (nome) => `${nome}-${randomUUID().slice(0, 8)}`;
