@@ -153,6 +153,29 @@ impl Cliente {
             .expect("ack channel")
     }
 
+    /// Emits and awaits the ack like `pedir`, also returning how many events had been
+    /// received when the ack arrived: rust_socketio runs event and ack callbacks one at a
+    /// time in arrival order, so events at or past that position came after the ack.
+    pub async fn pedir_marcando(&self, evento: &str, payload: Value) -> (Value, usize) {
+        let (tx, rx) = oneshot::channel();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let registro = self.registro.clone();
+        self.c
+            .emit_with_ack(evento, payload, PRAZO, move |p, _| {
+                let posicao = registro.eventos.lock().expect("lock").len();
+                if let Some(tx) = tx.lock().expect("lock").take() {
+                    let _ = tx.send((argumento_do_ack(p), posicao));
+                }
+                async {}.boxed()
+            })
+            .await
+            .expect("emit");
+        tokio::time::timeout(PRAZO, rx)
+            .await
+            .unwrap_or_else(|_| panic!("no ack for {evento}"))
+            .expect("ack channel")
+    }
+
     /// `emit_ack` with a payload.
     pub async fn pedir(&self, evento: &str, payload: Value) -> Value {
         self.emit_ack(evento, Some(payload)).await

@@ -5,7 +5,10 @@
 use std::{
     collections::VecDeque,
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -55,6 +58,16 @@ pub enum Roteiro {
     /// Some pieces, then the connection is torn down mid-body (no clean end of the chunked
     /// body: what a TCP reset looks like to the client).
     Resetar { pedacos: Vec<String> },
+    /// The body exactly as given, one write per element, `atraso` apart: for framings real
+    /// OpenAI-compatible servers use (comments, CRLF, `data:` without a space, a chunk split
+    /// across writes, even inside a UTF-8 character).
+    Bruto {
+        partes: Vec<Vec<u8>>,
+        atraso: Duration,
+    },
+    /// Answers with the prompt's last line, three characters a piece, `atraso` apart: which
+    /// answer belongs to which request shows in the text, whatever order requests come in.
+    Eco { atraso: Duration },
 }
 
 impl Roteiro {
@@ -75,6 +88,34 @@ impl Roteiro {
     }
 }
 
+impl Roteiro {
+    /// The pieces, then `[DONE]` with no chunk ever carrying a `finish_reason`.
+    pub fn sem_finish_reason(pedacos: &[&str]) -> Self {
+        let mut partes = vec![linha_inicio().into_bytes()];
+        partes.extend(pedacos.iter().map(|p| linha_pedaco(p).into_bytes()));
+        partes.push(b"data: [DONE]\n\n".to_vec());
+        Roteiro::Bruto {
+            partes,
+            atraso: Duration::from_millis(5),
+        }
+    }
+}
+
+/// One SSE event carrying a content delta, as the real API frames it.
+pub fn linha_pedaco(conteudo: &str) -> String {
+    String::from_utf8(pedaco(conteudo).to_vec()).expect("utf-8")
+}
+
+/// The first SSE event of a completion (role, empty content).
+pub fn linha_inicio() -> String {
+    String::from_utf8(inicio().to_vec()).expect("utf-8")
+}
+
+/// The final SSE events: the chunk with `finish_reason`, then `[DONE]`.
+pub fn linha_fim(finish: &str) -> String {
+    String::from_utf8(fim(finish).to_vec()).expect("utf-8")
+}
+
 /// The answer every request gets when the test scripted nothing.
 pub const PADRAO: [&str; 4] = ["Uma fração ", "representa ", "partes de ", "um todo."];
 
@@ -83,6 +124,19 @@ struct Estado {
     fila: Mutex<VecDeque<Roteiro>>,
     pedidos: Mutex<Vec<Value>>,
     chegou: Notify,
+    /// Streamed responses over: sent to the end, or dropped because the client went away.
+    fechados: AtomicUsize,
+    fechou: Notify,
+}
+
+/// Lives inside a response body: dropping the body counts it as over.
+struct Guarda(Arc<Estado>);
+
+impl Drop for Guarda {
+    fn drop(&mut self) {
+        self.0.fechados.fetch_add(1, Ordering::SeqCst);
+        self.0.fechou.notify_waiters();
+    }
 }
 
 pub struct FakeUpstream {
@@ -136,6 +190,22 @@ impl FakeUpstream {
         self.estado.pedidos.lock().expect("lock").clone()
     }
 
+    /// Waits until at least `n` streamed responses are over, ended or dropped by the client
+    /// (a stream that would never end by itself is over only when the server lets go of it).
+    pub async fn esperar_fechados(&self, n: usize) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let fechou = self.estado.fechou.notified();
+                if self.estado.fechados.load(Ordering::SeqCst) >= n {
+                    return;
+                }
+                fechou.await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the server still holds an upstream stream open"))
+    }
+
     /// Waits until at least `n` requests have arrived.
     pub async fn esperar_pedidos(&self, n: usize) -> Vec<Value> {
         tokio::time::timeout(Duration::from_secs(10), async {
@@ -182,7 +252,12 @@ fn fim(finish: &str) -> Bytes {
 
 type Fluxo = futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>;
 
-fn sse(corpo: Fluxo) -> Response {
+fn sse(estado: &Arc<Estado>, corpo: Fluxo) -> Response {
+    let guarda = Guarda(estado.clone());
+    let corpo = corpo.map(move |item| {
+        let _vivo = &guarda;
+        item
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
@@ -200,6 +275,12 @@ fn pedacos_com_atraso(pedacos: Vec<String>, atraso: Duration) -> Fluxo {
 }
 
 async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) -> Response {
+    let ultima = corpo["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_owned();
     estado.pedidos.lock().expect("lock").push(corpo);
     estado.chegou.notify_waiters();
     let roteiro = estado
@@ -214,11 +295,11 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
             pedacos,
             atraso,
             finish,
-        } => sse(comeco
+        } => sse(&estado, comeco
             .chain(pedacos_com_atraso(pedacos, atraso))
             .chain(stream::once(async move { Ok(fim(finish)) }))
             .boxed()),
-        Roteiro::Portao { pedacos, portao } => sse(comeco
+        Roteiro::Portao { pedacos, portao } => sse(&estado, comeco
             .chain(stream::iter(pedacos).then(move |p| {
                 let portao = portao.clone();
                 async move {
@@ -242,10 +323,10 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
             }
             r
         }
-        Roteiro::Cortar { pedacos } => sse(comeco
+        Roteiro::Cortar { pedacos } => sse(&estado, comeco
             .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
             .boxed()),
-        Roteiro::Lixo { antes, depois } => sse(comeco
+        Roteiro::Lixo { antes, depois } => sse(&estado, comeco
             .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
             .chain(stream::once(async {
                 Ok(Bytes::from("data: {isto não é json\n\n"))
@@ -256,14 +337,14 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
         Roteiro::LinhaEnorme { antes, bytes } => {
             let bloco = Bytes::from(vec![b'x'; 64 * 1024]);
             let n = bytes.div_ceil(bloco.len());
-            sse(comeco
+            sse(&estado, comeco
                 .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
                 .chain(stream::once(async { Ok(Bytes::from("data: ")) }))
                 .chain(stream::iter((0..n).map(move |_| Ok(bloco.clone()))))
                 .chain(stream::pending())
                 .boxed())
         }
-        Roteiro::Resetar { pedacos } => sse(comeco
+        Roteiro::Resetar { pedacos } => sse(&estado, comeco
             .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
             .chain(stream::once(async {
                 // Let the pieces reach the client first; then tear the connection down.
@@ -274,7 +355,27 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
                 ))
             }))
             .boxed()),
-        Roteiro::Pendurar { pedacos } => sse(comeco
+        Roteiro::Bruto { partes, atraso } => sse(
+            &estado,
+            stream::iter(partes)
+                .then(move |p| async move {
+                    tokio::time::sleep(atraso).await;
+                    Ok(Bytes::from(p))
+                })
+                .boxed(),
+        ),
+        Roteiro::Eco { atraso } => {
+            let letras: Vec<char> = format!("eco: {ultima}").chars().collect();
+            let pedacos = letras.chunks(3).map(|c| c.iter().collect()).collect();
+            sse(
+                &estado,
+                comeco
+                    .chain(pedacos_com_atraso(pedacos, atraso))
+                    .chain(stream::once(async { Ok(fim("stop")) }))
+                    .boxed(),
+            )
+        }
+        Roteiro::Pendurar { pedacos } => sse(&estado, comeco
             .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
             .chain(stream::pending())
             .boxed()),
