@@ -295,20 +295,26 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
             pedacos,
             atraso,
             finish,
-        } => sse(&estado, comeco
-            .chain(pedacos_com_atraso(pedacos, atraso))
-            .chain(stream::once(async move { Ok(fim(finish)) }))
-            .boxed()),
-        Roteiro::Portao { pedacos, portao } => sse(&estado, comeco
-            .chain(stream::iter(pedacos).then(move |p| {
-                let portao = portao.clone();
-                async move {
-                    portao.acquire().await.expect("gate open").forget();
-                    Ok(pedaco(&p))
-                }
-            }))
-            .chain(stream::once(async { Ok(fim("stop")) }))
-            .boxed()),
+        } => sse(
+            &estado,
+            comeco
+                .chain(pedacos_com_atraso(pedacos, atraso))
+                .chain(stream::once(async move { Ok(fim(finish)) }))
+                .boxed(),
+        ),
+        Roteiro::Portao { pedacos, portao } => sse(
+            &estado,
+            comeco
+                .chain(stream::iter(pedacos).then(move |p| {
+                    let portao = portao.clone();
+                    async move {
+                        portao.acquire().await.expect("gate open").forget();
+                        Ok(pedaco(&p))
+                    }
+                }))
+                .chain(stream::once(async { Ok(fim("stop")) }))
+                .boxed(),
+        ),
         Roteiro::Erro {
             status,
             codigo,
@@ -323,38 +329,50 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
             }
             r
         }
-        Roteiro::Cortar { pedacos } => sse(&estado, comeco
-            .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
-            .boxed()),
-        Roteiro::Lixo { antes, depois } => sse(&estado, comeco
-            .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
-            .chain(stream::once(async {
-                Ok(Bytes::from("data: {isto não é json\n\n"))
-            }))
-            .chain(pedacos_com_atraso(depois, Duration::from_millis(5)))
-            .chain(stream::once(async { Ok(fim("stop")) }))
-            .boxed()),
+        Roteiro::Cortar { pedacos } => sse(
+            &estado,
+            comeco
+                .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+                .boxed(),
+        ),
+        Roteiro::Lixo { antes, depois } => sse(
+            &estado,
+            comeco
+                .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
+                .chain(stream::once(async {
+                    Ok(Bytes::from("data: {isto não é json\n\n"))
+                }))
+                .chain(pedacos_com_atraso(depois, Duration::from_millis(5)))
+                .chain(stream::once(async { Ok(fim("stop")) }))
+                .boxed(),
+        ),
         Roteiro::LinhaEnorme { antes, bytes } => {
             let bloco = Bytes::from(vec![b'x'; 64 * 1024]);
             let n = bytes.div_ceil(bloco.len());
-            sse(&estado, comeco
-                .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
-                .chain(stream::once(async { Ok(Bytes::from("data: ")) }))
-                .chain(stream::iter((0..n).map(move |_| Ok(bloco.clone()))))
-                .chain(stream::pending())
-                .boxed())
+            sse(
+                &estado,
+                comeco
+                    .chain(pedacos_com_atraso(antes, Duration::from_millis(5)))
+                    .chain(stream::once(async { Ok(Bytes::from("data: ")) }))
+                    .chain(stream::iter((0..n).map(move |_| Ok(bloco.clone()))))
+                    .chain(stream::pending())
+                    .boxed(),
+            )
         }
-        Roteiro::Resetar { pedacos } => sse(&estado, comeco
-            .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
-            .chain(stream::once(async {
-                // Let the pieces reach the client first; then tear the connection down.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "reset simulado",
-                ))
-            }))
-            .boxed()),
+        Roteiro::Resetar { pedacos } => sse(
+            &estado,
+            comeco
+                .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+                .chain(stream::once(async {
+                    // Let the pieces reach the client first; then tear the connection down.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "reset simulado",
+                    ))
+                }))
+                .boxed(),
+        ),
         Roteiro::Bruto { partes, atraso } => sse(
             &estado,
             stream::iter(partes)
@@ -375,9 +393,12 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
                     .boxed(),
             )
         }
-        Roteiro::Pendurar { pedacos } => sse(&estado, comeco
-            .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
-            .chain(stream::pending())
-            .boxed()),
+        Roteiro::Pendurar { pedacos } => sse(
+            &estado,
+            comeco
+                .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+                .chain(stream::pending())
+                .boxed(),
+        ),
     }
 }
