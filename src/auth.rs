@@ -33,14 +33,20 @@ pub struct Usuario {
     pub id: String,
     pub nome: Option<String>,
     pub papel: Papel,
-    /// When the token stops being valid (Unix seconds): the socket is closed then (plus the
-    /// leeway, so a reconnect the handshake would still accept is not closed at once).
+    /// The token's `exp` (Unix seconds).
     pub expira_em: u64,
 }
 
 impl Usuario {
     pub fn is_professor(&self) -> bool {
         self.papel == Papel::Professor
+    }
+
+    /// The instant the token stops being accepted: `exp` plus the leeway. The handshake and
+    /// the watcher that closes a connected socket both use this one instant, to the
+    /// millisecond, so a socket closed for expiry cannot reconnect with the same token.
+    pub fn fim_da_validade(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.expira_em.saturating_add(LEEWAY_SECS))
     }
 }
 
@@ -71,12 +77,15 @@ impl Verificador {
         if c.sub.trim().is_empty() || c.sub.chars().count() > 255 {
             return None;
         }
-        Some(Usuario {
+        let usuario = Usuario {
             id: c.sub,
             nome: c.name,
             papel: c.papel,
             expira_em: c.exp,
-        })
+        };
+        // `jsonwebtoken` compares whole seconds (`exp + leeway < now`), which accepts a
+        // token for up to a second after the watcher has closed its socket for expiry.
+        (SystemTime::now() < usuario.fim_da_validade()).then_some(usuario)
     }
 }
 

@@ -111,14 +111,34 @@ pub struct Config {
     /// Other events (joins, lists, cancels) allowed per user per minute (`0`: no limit).
     #[arg(long, env = "TUTOR_EVENTOS_POR_MINUTO", default_value_t = 240)]
     pub eventos_por_minuto: u32,
+    /// The same for a `professor`, who follows whole classes: joining the 40 conversations of
+    /// each of several classes at once must pass (burst: 400 or this, whichever is smaller).
+    #[arg(
+        long,
+        env = "TUTOR_EVENTOS_POR_MINUTO_PROFESSOR",
+        default_value_t = 2_400
+    )]
+    pub eventos_por_minuto_professor: u32,
 
     /// Sockets one user may have open at once.
     #[arg(long, env = "TUTOR_MAX_SOCKETS_POR_USUARIO", default_value_t = 20)]
     pub max_sockets_por_usuario: usize,
 
-    /// New Socket.IO sessions one address may open per second (`0`: no limit).
+    /// Per address, the budget for sessions that have not authenticated (a bad, expired or
+    /// forged token; a session opened and never connected) refills at this many per second
+    /// (`0`: no per-address limit). A session that authenticates gives its unit back, so a
+    /// whole school behind one NAT address connects at once.
     #[arg(long, env = "TUTOR_HANDSHAKES_POR_SEGUNDO", default_value_t = 10)]
     pub handshakes_por_segundo: u32,
+    /// Per address, how many unauthenticated sessions may come back to back (the budget's
+    /// size): room for a school's handshakes in flight before their tokens are checked.
+    #[arg(long, env = "TUTOR_HANDSHAKES_RAJADA", default_value_t = 500)]
+    pub handshakes_rajada: u32,
+    /// New sessions the whole process accepts per second, whatever their address (burst
+    /// twice that; `0`: no limit): keeps a reconnect storm from starving the sockets already
+    /// open.
+    #[arg(long, env = "TUTOR_SESSOES_POR_SEGUNDO", default_value_t = 500)]
+    pub sessoes_por_segundo: u32,
 
     /// How long a write waits for a busy SQLite database before the send is refused as
     /// `indisponivel`.
@@ -126,8 +146,13 @@ pub struct Config {
     pub db_espera_ms: u64,
 
     /// Packets queued for one socket before it counts as not keeping up and is disconnected.
-    #[arg(long, env = "TUTOR_SOCKET_BUFFER", default_value_t = 256)]
+    #[arg(long, env = "TUTOR_SOCKET_BUFFER", default_value_t = 4_096)]
     pub socket_buffer: usize,
+    /// Bytes queued for one socket before it counts as not keeping up and is disconnected:
+    /// the bound on what a tab that stopped reading costs the server (it catches up with
+    /// `entrar_conversa` + `apos` when it reads again).
+    #[arg(long, env = "TUTOR_SOCKET_BUFFER_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub socket_buffer_bytes: usize,
 
     /// Lift the caps that keep the libraries under us (Socket.IO, HTTP, SQL) from logging
     /// packets, headers and statements, which carry tokens and students' text. For

@@ -56,6 +56,15 @@ impl Limitador {
             Err((falta * 1000.0).ceil() as u64)
         }
     }
+
+    /// Gives back one token taken for `chave` (up to the burst): for a cost that turned out
+    /// not to be owed, such as a handshake that went on to authenticate.
+    pub fn devolver(&self, chave: &str) {
+        let mut baldes = self.baldes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = baldes.get_mut(chave) {
+            b.fichas = (b.fichas + 1.0).min(self.rajada);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -76,6 +85,25 @@ mod tests {
             "one per second: retry within a second, got {espera}"
         );
         assert!(l.tomar("b").is_ok(), "another key has its own bucket");
+    }
+
+    #[test]
+    fn a_token_given_back_can_be_taken_again_but_never_past_the_burst() {
+        let l = Limitador::new(1, 2);
+        assert!(l.tomar("a").is_ok());
+        assert!(l.tomar("a").is_ok());
+        assert!(l.tomar("a").is_err());
+        l.devolver("a");
+        assert!(l.tomar("a").is_ok(), "the token given back is there");
+        l.devolver("a");
+        l.devolver("a");
+        l.devolver("a");
+        assert!(l.tomar("a").is_ok());
+        assert!(l.tomar("a").is_ok());
+        assert!(
+            l.tomar("a").is_err(),
+            "giving back never fills past the burst"
+        );
     }
 
     #[test]

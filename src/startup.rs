@@ -91,7 +91,7 @@ impl Application {
 
         let (layer, io) = socket_io(&config);
         let salas = Arc::new(Salas::default());
-        let difusor = Arc::new(DifusorSocketIo::new(io.clone()));
+        let difusor = Arc::new(DifusorSocketIo::new(io.clone(), config.socket_buffer_bytes));
         let gerador = Arc::new(Gerador::new(
             db.clone(),
             modelo,
@@ -116,12 +116,20 @@ impl Application {
             Limites {
                 mensagens_por_minuto: config.mensagens_por_minuto,
                 eventos_por_minuto: config.eventos_por_minuto,
+                eventos_por_minuto_professor: config.eventos_por_minuto_professor,
                 max_caracteres: config.max_caracteres,
+                espera_db: Duration::from_millis(config.db_espera_ms),
             },
+        ));
+        let orcamento = Arc::new(http::Orcamento::new(
+            config.handshakes_por_segundo,
+            config.handshakes_rajada,
+            config.sessoes_por_segundo,
         ));
         socket::register(
             &io,
             Estado {
+                orcamento: orcamento.clone(),
                 servico,
                 verificador: Arc::new(Verificador::new(segredo.expose_secret())),
                 conexoes: Conexoes::new(config.max_sockets_por_usuario),
@@ -133,7 +141,7 @@ impl Application {
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(http::GuardaHandshake::new(
                     config.cors_origins.clone(),
-                    config.handshakes_por_segundo,
+                    orcamento,
                 )),
                 http::guardar_handshake,
             ))
@@ -203,7 +211,9 @@ impl Application {
 fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) {
     let cap = config.max_payload_bytes;
     SocketIo::builder()
-        // Room for a few seconds of a stalled tab; answers are coalesced to ~33 pieces/s.
+        // A bound in packets beside the one in bytes (`TUTOR_SOCKET_BUFFER_BYTES`): room for
+        // a professor's burst of joins and the events of a whole class; a tab that stopped
+        // reading reaches the byte bound first.
         .max_buffer_size(config.socket_buffer)
         .max_payload(cap as u64)
         .ws_max_message_size(cap)

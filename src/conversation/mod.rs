@@ -10,7 +10,10 @@ mod modelo;
 mod prompt;
 mod sala;
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use uuid::Uuid;
 
@@ -57,19 +60,28 @@ pub struct Servico {
     envios: Limitador,
     /// Every other event per user: looser, but bounded.
     eventos: Limitador,
+    /// The same for professors, who join whole classes at once.
+    eventos_professor: Limitador,
     max_caracteres: usize,
+    espera_db: Duration,
 }
 
-/// How much each user may do.
+/// How much each user may do, and how long a send may wait to be stored.
 pub struct Limites {
     pub mensagens_por_minuto: u32,
     pub eventos_por_minuto: u32,
+    pub eventos_por_minuto_professor: u32,
     pub max_caracteres: usize,
+    /// A send is answered `indisponivel` this long after it arrived if it is not stored by
+    /// then, however long the sends before it took.
+    pub espera_db: Duration,
 }
 
 /// Sends that may come back to back before the per-minute rate applies.
 const RAJADA_ENVIOS: u32 = 5;
 const RAJADA_EVENTOS: u32 = 30;
+/// Several classes of 40 joined at once.
+const RAJADA_EVENTOS_PROFESSOR: u32 = 400;
 
 impl Servico {
     pub fn new(
@@ -93,12 +105,22 @@ impl Servico {
                 limites.eventos_por_minuto,
                 RAJADA_EVENTOS.min(limites.eventos_por_minuto),
             ),
+            eventos_professor: Limitador::new(
+                limites.eventos_por_minuto_professor,
+                RAJADA_EVENTOS_PROFESSOR.min(limites.eventos_por_minuto_professor),
+            ),
             max_caracteres: limites.max_caracteres,
+            espera_db: limites.espera_db,
         }
     }
 
     fn contar_evento(&self, usuario: &Usuario) -> Result<(), Erro> {
-        self.eventos
+        let balde = if usuario.is_professor() {
+            &self.eventos_professor
+        } else {
+            &self.eventos
+        };
+        balde
             .tomar(&usuario.id)
             .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })
     }
@@ -106,6 +128,12 @@ impl Servico {
     /// `mensagem_enviada`. `confirmar` is called once the message is durable (or with the
     /// error): it is where the caller joins the room and acks, and it runs before any event
     /// about the message or its answer is emitted, so the sender sees its ack first.
+    /// `chegada` is when the send arrived: it is refused as `indisponivel` once
+    /// `espera_db` has passed since then, even if it spent that time waiting for its turn.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one send's fields, its origin and its ack"
+    )]
     pub async fn enviar_mensagem<F>(
         &self,
         usuario: &Usuario,
@@ -113,16 +141,27 @@ impl Servico {
         conteudo: String,
         id_cliente: Option<String>,
         origem: &Origem,
+        chegada: Instant,
         confirmar: F,
     ) where
         F: FnOnce(Result<&Enviada, Erro>),
     {
-        let enviada = match self
-            .armazenar(usuario, conversa_id, conteudo, id_cliente)
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => return confirmar(Err(e)),
+        // Dropping the store at the deadline is safe: its one write is a transaction, rolled
+        // back when dropped unfinished. A write that committed in the last instant is not
+        // lost either: a retry with its `id_cliente` finds it, and the queue is the database.
+        let prazo = chegada + self.espera_db;
+        let armazenada = tokio::time::timeout_at(
+            prazo.into(),
+            self.armazenar(usuario, conversa_id, conteudo, id_cliente),
+        )
+        .await;
+        let enviada = match armazenada {
+            Ok(Ok(e)) => e,
+            Ok(Err(e)) => return confirmar(Err(e)),
+            Err(_) => {
+                tracing::warn!(user = %usuario.id, "send not stored within its deadline");
+                return confirmar(Err(Erro::Indisponivel));
+            }
         };
         confirmar(Ok(&enviada));
         if enviada.conversa_nova {

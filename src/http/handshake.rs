@@ -1,8 +1,19 @@
 //! Guards in front of `/socket.io`: the handshake's `Origin` check (cross-site WebSocket
 //! hijacking: a browser request from an origin outside `TUTOR_CORS_ORIGINS` is refused, on
 //! polling and WebSocket alike; a request without `Origin` is not from a browser and passes),
-//! and a cap on new sessions per address per second.
-use std::{net::SocketAddr, sync::Arc};
+//! and the two caps on new sessions.
+//!
+//! A school reaches us through one NAT address, so a cap on sessions per address would
+//! refuse a class that opens the app together. What one address is charged for instead is
+//! sessions that do not authenticate: each new session takes a unit of its address's budget
+//! and the connect middleware gives it back once the token checks out
+//! ([`Orcamento::devolver`]). Forged or expired tokens and sessions opened and left
+//! half-open are what use it up. The process as a whole takes only so many new sessions
+//! per second, whoever asks.
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     body::Body,
@@ -14,20 +25,49 @@ use axum::{
 
 use crate::limite::Limitador;
 
+/// What new sessions may cost: per address (unauthenticated ones) and for the process.
+pub struct Orcamento {
+    por_endereco: Limitador,
+    global: Limitador,
+}
+
+/// The key of the process-wide bucket.
+const GLOBAL: &str = "";
+
+impl Orcamento {
+    /// `0` for either rate: no limit of that kind.
+    pub fn new(por_endereco_por_segundo: u32, rajada: u32, global_por_segundo: u32) -> Self {
+        Self {
+            por_endereco: Limitador::new(por_endereco_por_segundo.saturating_mul(60), rajada),
+            global: Limitador::new(
+                global_por_segundo.saturating_mul(60),
+                global_por_segundo.saturating_mul(2),
+            ),
+        }
+    }
+
+    /// Charges a new session; `Err(ms)` says when to retry.
+    fn cobrar(&self, ip: IpAddr) -> Result<(), u64> {
+        self.global.tomar(GLOBAL)?;
+        self.por_endereco.tomar(&ip.to_string())
+    }
+
+    /// A session from `ip` authenticated: it owes its address nothing.
+    pub fn devolver(&self, ip: IpAddr) {
+        self.por_endereco.devolver(&ip.to_string());
+    }
+}
+
 pub struct GuardaHandshake {
     origens: Vec<String>,
-    novas_sessoes: Limitador,
+    orcamento: Arc<Orcamento>,
 }
 
 impl GuardaHandshake {
-    /// `por_segundo == 0`: no cap on new sessions.
-    pub fn new(origens: Vec<String>, por_segundo: u32) -> Self {
+    pub fn new(origens: Vec<String>, orcamento: Arc<Orcamento>) -> Self {
         Self {
             origens: origens.into_iter().map(|o| o.trim().to_owned()).collect(),
-            novas_sessoes: Limitador::new(
-                por_segundo.saturating_mul(60),
-                por_segundo.saturating_mul(2),
-            ),
+            orcamento,
         }
     }
 
@@ -60,8 +100,8 @@ pub async fn guardar_handshake(
         .unwrap_or("")
         .split('&')
         .any(|p| p.starts_with("sid="));
-    if nova_sessao && let Err(ms) = guarda.novas_sessoes.tomar(&par.ip().to_string()) {
-        tracing::debug!(peer = %par.ip(), "too many handshakes from one address");
+    if nova_sessao && let Err(ms) = guarda.orcamento.cobrar(par.ip()) {
+        tracing::debug!(peer = %par.ip(), "too many new sessions; refused");
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many connections").into_response();
         if let Ok(v) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
             r.headers_mut().insert("retry-after", v);

@@ -4,6 +4,6 @@ mod handshake;
 mod saude;
 mod token_demo;
 
-pub use handshake::{GuardaHandshake, guardar_handshake};
+pub use handshake::{GuardaHandshake, Orcamento, guardar_handshake};
 pub use saude::{health, ready};
 pub use token_demo::{SegredoDemo, token_demo};

@@ -1,14 +1,16 @@
 //! Connect middleware: no socket reaches a handler without a valid token. Every failure is
 //! the same `nao_autorizado` to the client (the error's `Display` is what `connect_error`
 //! carries); the reason goes to the log at debug level, never the token.
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::SystemTime};
+
+use axum::extract::ConnectInfo;
 
 use serde::Deserialize;
 use socketioxide::extract::SocketRef;
 use tokio_util::sync::CancellationToken;
 
-use super::{Estado, conexoes::Vaga, ordem::Sequenciador, wire};
-use crate::auth::{LEEWAY_SECS, Usuario, agora_unix};
+use super::{Estado, conexoes::Vaga, fila::Fila, ordem::Sequenciador, wire};
+use crate::auth::Usuario;
 
 /// Why a connection is refused; the `Display` is the `connect_error` message.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +45,14 @@ pub async fn autenticar(
         tracing::info!(sid = %s.id, "user has too many sockets open; refused");
         return Err(Recusa::LimiteExcedido);
     };
+    // Authenticated: this session owes its address's handshake budget nothing.
+    if let Some(ConnectInfo(par)) = s.req_parts().extensions.get::<ConnectInfo<SocketAddr>>() {
+        estado.orcamento.devolver(par.ip());
+    }
     s.extensions.insert(vaga);
     s.extensions.insert(usuario.clone());
     s.extensions.insert(Sequenciador::default());
+    s.extensions.insert(Arc::new(Fila::default()));
     s.extensions.insert(estado);
     Ok(usuario)
 }
@@ -57,10 +64,13 @@ pub async fn autenticar(
 pub fn vigiar_expiracao(s: &SocketRef, usuario: &Usuario) {
     let fim = CancellationToken::new();
     s.extensions.insert(fim.clone());
-    // The same leeway as the handshake: closing earlier would only let the client reconnect
-    // with the same token and be closed again, in a loop, until the handshake refuses it.
-    let fim_da_validade = usuario.expira_em.saturating_add(LEEWAY_SECS);
-    let restante = Duration::from_secs(fim_da_validade.saturating_sub(agora_unix()));
+    // The very instant the handshake starts refusing the token: closing earlier would let
+    // the client reconnect with the same token and be closed again, in a loop; closing later
+    // would keep an expired token connected.
+    let restante = usuario
+        .fim_da_validade()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
     let s = s.clone();
     tokio::spawn(async move {
         tokio::select! {

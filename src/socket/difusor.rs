@@ -1,25 +1,39 @@
 //! The broadcaster: the only code that emits into rooms.
 //!
 //! Each event's payload is serialized to JSON once (`RawValue`), then handed to every local
-//! socket of the room in turn, because only a per-socket send tells which socket's buffer is
-//! full: a tab that stopped reading is disconnected rather than sent a stream with a gap (it
-//! catches up with `entrar_conversa` + `apos` when it comes back). Failures never stop the
-//! answer: the database stays the truth.
+//! socket of the room in turn, because only a per-socket send tells what each socket has
+//! queued: a tab that stopped reading is disconnected once it holds more than its byte bound
+//! (or its packet bound), rather than sent a stream with a gap (it catches up with
+//! `entrar_conversa` + `apos` when it comes back). Failures never stop the answer: the
+//! database stays the truth.
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 use socketioxide::{SendError, SocketError, SocketIo};
 use uuid::Uuid;
 
-use super::wire::{self, saida};
+use super::{
+    fila::Fila,
+    wire::{self, saida},
+};
 use crate::conversation::{Conversa, Difusor, Mensagem, Origem};
 
 pub struct DifusorSocketIo {
     io: SocketIo,
+    /// Bytes one socket may have queued before it is disconnected.
+    max_bytes_por_socket: usize,
 }
 
+/// Bytes a packet adds around its payload: `42["evento",…]` and the frame.
+const MOLDURA: usize = 16;
+
 impl DifusorSocketIo {
-    pub fn new(io: SocketIo) -> Self {
-        Self { io }
+    pub fn new(io: SocketIo, max_bytes_por_socket: usize) -> Self {
+        Self {
+            io,
+            max_bytes_por_socket,
+        }
     }
 
     /// Emits `evento` to every socket in `sala`, except the sockets in room `exceto`.
@@ -35,9 +49,25 @@ impl DifusorSocketIo {
         if let Some(exceto) = exceto {
             alvo = alvo.except(exceto);
         }
+        let tamanho = json.get().len() + evento.len() + MOLDURA;
         for s in alvo.sockets() {
             match s.emit(evento, &*json as &RawValue) {
-                Ok(()) | Err(SendError::Socket(SocketError::Closed)) => {}
+                Ok(()) => {
+                    let Some(fila) = s.extensions.get::<Arc<Fila>>() else {
+                        continue;
+                    };
+                    let na_fila = fila.registrar(tamanho, s.buffered());
+                    if na_fila > self.max_bytes_por_socket {
+                        tracing::warn!(
+                            sid = %s.id,
+                            evento,
+                            bytes = na_fila,
+                            "socket not reading; disconnecting it"
+                        );
+                        let _ = s.disconnect();
+                    }
+                }
+                Err(SendError::Socket(SocketError::Closed)) => {}
                 Err(SendError::Socket(SocketError::InternalChannelFull)) => {
                     tracing::warn!(sid = %s.id, evento, "socket not keeping up; disconnecting it");
                     let _ = s.disconnect();

@@ -55,6 +55,7 @@ pub async fn on_mensagem_enviada(
             p.conteudo,
             p.id_cliente,
             &origem,
+            vez.chegada(),
             |r| {
                 let r = r.map(|e| {
                     // In the room before the ack: the sender must see its answer.

@@ -5,6 +5,7 @@
 mod auth;
 mod conexoes;
 mod difusor;
+mod fila;
 mod handlers;
 mod ordem;
 pub mod wire;
@@ -20,7 +21,7 @@ use socketioxide::{
 pub use conexoes::Conexoes;
 pub use difusor::DifusorSocketIo;
 
-use crate::{auth::Usuario, auth::Verificador, conversation::Servico};
+use crate::{auth::Usuario, auth::Verificador, conversation::Servico, http::Orcamento};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct Estado {
     pub servico: Arc<Servico>,
     pub verificador: Arc<Verificador>,
     pub conexoes: Arc<Conexoes>,
+    /// The handshake budget, given back by sessions that authenticate.
+    pub orcamento: Arc<Orcamento>,
 }
 
 /// Registers the namespace, its auth middleware and every event handler. The state rides in

@@ -6,6 +6,7 @@ use std::{
     collections::BTreeSet,
     convert::Infallible,
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use socketioxide::{adapter::Adapter, handler::FromMessageParts, socket::Socket};
@@ -36,9 +37,15 @@ impl Default for Sequenciador {
 pub struct Vez {
     seq: Option<Sequenciador>,
     numero: u64,
+    chegada: Instant,
 }
 
 impl Vez {
+    /// When the event arrived: its deadline counts from here, not from when its turn came.
+    pub fn chegada(&self) -> Instant {
+        self.chegada
+    }
+
     /// Waits until every earlier event of the socket has finished its turn.
     pub async fn esperar(&self) {
         if let Some(seq) = &self.seq {
@@ -77,6 +84,10 @@ impl<A: Adapter> FromMessageParts<A> for Vez {
             dados.0 += 1;
             n
         });
-        Ok(Vez { seq, numero })
+        Ok(Vez {
+            seq,
+            numero,
+            chegada: Instant::now(),
+        })
     }
 }

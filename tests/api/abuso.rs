@@ -94,14 +94,13 @@ fn handshake(url: &str) -> String {
     format!("{url}/socket.io/?EIO=4&transport=polling")
 }
 
-#[tokio::test]
-async fn one_address_cannot_open_sessions_without_bound() {
-    let app = spawn_app_with(|a| definir(a, "--handshakes-por-segundo", "2")).await;
+/// The statuses of `n` new polling sessions opened back to back (and left half-open).
+async fn abrir_sessoes(url: &str, n: usize) -> Vec<u16> {
     let http = reqwest::Client::new();
     let mut estados = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..n {
         estados.push(
-            http.get(handshake(&app.url))
+            http.get(handshake(url))
                 .send()
                 .await
                 .expect("get")
@@ -109,6 +108,58 @@ async fn one_address_cannot_open_sessions_without_bound() {
                 .as_u16(),
         );
     }
+    estados
+}
+
+#[tokio::test]
+async fn one_address_cannot_leave_sessions_half_open_without_bound() {
+    let app = spawn_app_with(|a| {
+        definir(a, "--handshakes-por-segundo", "1");
+        definir(a, "--handshakes-rajada", "4");
+    })
+    .await;
+    // Sessions opened and never authenticated use up their address's budget.
+    let estados = abrir_sessoes(&app.url, 8).await;
+    assert!(estados[..4].iter().all(|s| *s == 200), "{estados:?}");
+    assert!(estados.contains(&429), "{estados:?}");
+}
+
+#[tokio::test]
+async fn forged_tokens_use_up_an_address_budget_but_students_there_do_not() {
+    let app = spawn_app_with(|a| {
+        definir(a, "--handshakes-por-segundo", "1");
+        definir(a, "--handshakes-rajada", "5");
+    })
+    .await;
+    // Far more students than the budget connect from this one address: each gives its
+    // unit back once its token checks out.
+    let mut alunos = Vec::new();
+    for i in 0..20 {
+        alunos.push(app.cliente(&format!("aluno{i}")).await);
+    }
+    // Forged tokens keep theirs.
+    for _ in 0..5 {
+        let e = Cliente::conectar(&app.url, "forjado.forjado.forjado")
+            .await
+            .err()
+            .expect("a forged token is refused");
+        assert!(e.contains("nao_autorizado"), "{e}");
+    }
+    let depois = abrir_sessoes(&app.url, 1).await;
+    assert_eq!(
+        depois,
+        [429],
+        "the address spent its budget on forged tokens"
+    );
+    // The budget refills: a student from that address gets in again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.cliente("atrasado").await;
+}
+
+#[tokio::test]
+async fn the_process_takes_only_so_many_new_sessions_per_second() {
+    let app = spawn_app_with(|a| definir(a, "--sessoes-por-segundo", "2")).await;
+    let estados = abrir_sessoes(&app.url, 8).await;
     assert!(estados[..4].iter().all(|s| *s == 200), "{estados:?}");
     assert!(estados.contains(&429), "{estados:?}");
 }

@@ -88,6 +88,13 @@ async fn a_socket_is_disconnected_when_its_token_expires() {
     let c = Cliente::conectar(&app.url, &token).await.expect("connects");
     // The leeway is 5 s past `exp`; then the server closes the socket.
     c.esperar("close", |_| true).await;
+    // From the moment it was closed, the same token is refused: a reconnect in the same
+    // second must not be let in only to be kicked again.
+    let de_novo = Cliente::conectar(&app.url, &token).await;
+    assert!(
+        de_novo.is_err(),
+        "the token that just expired was accepted again"
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,9 @@ async fn cancel_stops_the_stream_keeps_the_text_and_the_next_message_is_answered
     assert_eq!(ev, "mensagem_respondida");
     assert_eq!(fim["mensagem"]["status"], "cancelada");
     assert_eq!(fim["mensagem"]["conteudo"], "antes do ");
+    // The gate never lets the last piece through: only the server letting go of the
+    // upstream request ends it. A cancel must not leave the model generating.
+    app.upstream.esperar_fechados(1).await;
 
     // Nothing streaming now: a cancel finds nothing, and does not reach the next answer.
     let c = a

@@ -17,4 +17,5 @@ mod idempotencia;
 mod ordem;
 mod processo;
 mod robustez;
+mod sala_de_aula;
 mod varias_abas;

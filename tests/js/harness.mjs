@@ -4,7 +4,7 @@
 // socket.io-client with every wait bounded.
 import { spawn } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -64,6 +64,7 @@ const chunk = (delta, finish = null) =>
 /**
  * Answers one request as the script `r` says:
  * - `{ partes, atraso }`: the role chunk, each piece `atraso` ms apart, `finish_reason: "stop"`, `[DONE]`;
+ *   `partes` may also be a function of the request's JSON body returning the pieces;
  * - `{ status: 500 | 429 }`: that HTTP error with an OpenAI-style JSON body;
  * - `{ partes, cortar: true }`: the pieces, then the connection closes (no finish_reason, no [DONE]);
  * - `{ partes, pendurar: true }`: the pieces, then silence with the connection open;
@@ -71,7 +72,7 @@ const chunk = (delta, finish = null) =>
  * Resolves when the response is over: `"fim"`, `"erro"`, `"cortado"`, `"pendurado"` or
  * `"fechado"` when the server closed the request before the end.
  */
-function responder(req, res, r) {
+function responder(req, res, r, corpo) {
   return new Promise((fim) => {
     if (r.status) {
       res.writeHead(r.status, { "content-type": "application/json" });
@@ -81,7 +82,7 @@ function responder(req, res, r) {
       fim("erro");
       return;
     }
-    const partes = r.partes ?? PADRAO;
+    const partes = (typeof r.partes === "function" ? r.partes(corpo) : r.partes) ?? PADRAO;
     const atraso = r.atraso ?? 5;
     let acabou = false;
     res.on("close", () => { if (!acabou) fim("fechado"); });
@@ -137,7 +138,7 @@ export async function fakeUpstream() {
       const n = pedidos.push(json) - 1;
       desfechos[n] = "andamento";
       const r = fila.length ? fila.shift() : padrao;
-      responder(req, res, r).then((d) => {
+      responder(req, res, r, json).then((d) => {
         desfechos[n] = d;
         for (const f of espera) f();
       });
@@ -249,6 +250,8 @@ export async function startServer(opts = {}, envAntigo, extrasAntigos = {}) {
   });
   return {
     url,
+    /** The server process's pid (for `rssKiB`). */
+    pid: filho.pid,
     secret,
     segredo: secret,
     dir,
@@ -274,6 +277,34 @@ export async function startServer(opts = {}, envAntigo, extrasAntigos = {}) {
         if (proprio) await upstream.close();
         if (!manter && !opts.dir) rmSync(dir, { recursive: true, force: true });
       }
+    },
+  };
+}
+
+/** A process's resident set size in KiB (`VmRSS` of `/proc/<pid>/status`; Linux only). */
+export function rssKiB(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)\s+kB/m);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/**
+ * Samples `rssKiB(pid)` every `cada` ms from now on; `parar()` stops and returns
+ * `{ base, max, amostras }` in KiB (`base` is the sample taken at the start).
+ */
+export function amostrarRss(pid, cada = 10) {
+  const base = rssKiB(pid);
+  let max = base;
+  let amostras = 1;
+  const t = setInterval(() => {
+    try { max = Math.max(max, rssKiB(pid)); amostras++; } catch { /* the process is gone */ }
+  }, cada);
+  return {
+    base,
+    parar() {
+      clearInterval(t);
+      try { max = Math.max(max, rssKiB(pid)); amostras++; } catch { /* gone */ }
+      return { base, max, amostras };
     },
   };
 }

@@ -101,6 +101,19 @@ pub fn id_conversa(ack: &Value) -> String {
     ack["conversa_id"].as_str().expect("conversa_id").to_owned()
 }
 
+/// The limits as a deployment has them by default: drops the harness's "no limit" flags.
+pub fn limites_padrao(args: &mut Vec<String>) {
+    for flag in [
+        "--mensagens-por-minuto",
+        "--eventos-por-minuto",
+        "--handshakes-por-segundo",
+    ] {
+        if let Some(i) = args.iter().position(|a| a == flag) {
+            args.drain(i..i + 2);
+        }
+    }
+}
+
 /// Sets `--flag valor`, replacing the value the flag had.
 pub fn definir(args: &mut Vec<String>, flag: &str, valor: &str) {
     match args.iter().position(|a| a == flag) {

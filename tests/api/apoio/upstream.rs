@@ -58,13 +58,6 @@ pub enum Roteiro {
     /// Some pieces, then the connection is torn down mid-body (no clean end of the chunked
     /// body: what a TCP reset looks like to the client).
     Resetar { pedacos: Vec<String> },
-    /// The body exactly as given, one write per element, `atraso` apart: for framings real
-    /// OpenAI-compatible servers use (comments, CRLF, `data:` without a space, a chunk split
-    /// across writes, even inside a UTF-8 character).
-    Bruto {
-        partes: Vec<Vec<u8>>,
-        atraso: Duration,
-    },
     /// Answers with the prompt's last line, three characters a piece, `atraso` apart: which
     /// answer belongs to which request shows in the text, whatever order requests come in.
     Eco { atraso: Duration },
@@ -86,34 +79,6 @@ impl Roteiro {
             finish: "stop",
         }
     }
-}
-
-impl Roteiro {
-    /// The pieces, then `[DONE]` with no chunk ever carrying a `finish_reason`.
-    pub fn sem_finish_reason(pedacos: &[&str]) -> Self {
-        let mut partes = vec![linha_inicio().into_bytes()];
-        partes.extend(pedacos.iter().map(|p| linha_pedaco(p).into_bytes()));
-        partes.push(b"data: [DONE]\n\n".to_vec());
-        Roteiro::Bruto {
-            partes,
-            atraso: Duration::from_millis(5),
-        }
-    }
-}
-
-/// One SSE event carrying a content delta, as the real API frames it.
-pub fn linha_pedaco(conteudo: &str) -> String {
-    String::from_utf8(pedaco(conteudo).to_vec()).expect("utf-8")
-}
-
-/// The first SSE event of a completion (role, empty content).
-pub fn linha_inicio() -> String {
-    String::from_utf8(inicio().to_vec()).expect("utf-8")
-}
-
-/// The final SSE events: the chunk with `finish_reason`, then `[DONE]`.
-pub fn linha_fim(finish: &str) -> String {
-    String::from_utf8(fim(finish).to_vec()).expect("utf-8")
 }
 
 /// The answer every request gets when the test scripted nothing.
@@ -371,15 +336,6 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
                         "reset simulado",
                     ))
                 }))
-                .boxed(),
-        ),
-        Roteiro::Bruto { partes, atraso } => sse(
-            &estado,
-            stream::iter(partes)
-                .then(move |p| async move {
-                    tokio::time::sleep(atraso).await;
-                    Ok(Bytes::from(p))
-                })
                 .boxed(),
         ),
         Roteiro::Eco { atraso } => {
