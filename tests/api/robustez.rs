@@ -234,3 +234,178 @@ async fn a_tab_that_stops_reading_is_disconnected_and_the_others_get_every_piece
         indices.len()
     );
 }
+
+#[tokio::test]
+async fn every_send_during_a_long_lock_is_answered_within_its_own_deadline_in_send_order() {
+    const ESPERA_MS: u64 = 1_500;
+    let app = spawn_app_with(|a| definir(a, "--db-espera-ms", &ESPERA_MS.to_string())).await;
+    let ana = app.cliente("ana").await;
+    let ack = TestApp::enviar(&ana, json!({ "conteudo": "antes da trava" })).await;
+    let conversa = id_conversa(&ack);
+    ana.esperar_fins(1).await;
+
+    // Another process holds the write lock far longer than the deadline.
+    let outro = sea_orm::Database::connect(&app.db_url)
+        .await
+        .expect("connect");
+    let trava = outro.begin().await.expect("begin");
+    trava
+        .execute_unprepared("UPDATE conversa SET titulo = titulo")
+        .await
+        .expect("take the write lock");
+
+    // Two sends at once: the second waits behind the first (send order), but its deadline
+    // counts from when it arrived, not from when its turn came.
+    let inicio = std::time::Instant::now();
+    let nova = ana
+        .emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "nova conversa" }))
+        .await;
+    let na_existente = ana
+        .emitir_sem_esperar(
+            "mensagem_enviada",
+            json!({ "conversa_id": conversa, "conteudo": "na conversa que existe" }),
+        )
+        .await;
+    let medir = |rx: tokio::sync::oneshot::Receiver<Value>| async move {
+        let r = tokio::time::timeout(std::time::Duration::from_secs(10), rx)
+            .await
+            .expect("an ack within 10 s")
+            .expect("ack channel");
+        (r, inicio.elapsed())
+    };
+    let ((r1, t1), (r2, t2)) = tokio::join!(medir(nova), medir(na_existente));
+    assert_eq!(r1["erro"]["codigo"], "indisponivel", "{r1}");
+    assert_eq!(r2["erro"]["codigo"], "indisponivel", "{r2}");
+    assert!(t1 <= t2, "acked out of send order: {t1:?} then {t2:?}");
+    // The behaviour under test is the deadline itself: half again as long is the slack for a
+    // loaded machine, well short of two deadlines back to back.
+    let limite = std::time::Duration::from_millis(ESPERA_MS * 3 / 2);
+    assert!(
+        t2 < limite,
+        "the second send waited {t2:?}, past its own deadline of {ESPERA_MS} ms"
+    );
+
+    trava.rollback().await.expect("release");
+    let h = ana
+        .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
+        .await;
+    let textos: Vec<&str> = h["mensagens"]
+        .as_array()
+        .expect("mensagens")
+        .iter()
+        .filter(|m| m["papel"] == "aluno")
+        .map(|m| m["conteudo"].as_str().expect("conteudo"))
+        .collect();
+    assert_eq!(textos, ["antes da trava"], "nothing half-written");
+    let l = ana.emit_ack("listar_conversas", None).await;
+    assert_eq!(l["conversas"].as_array().map(Vec::len), Some(1), "{l}");
+    assert_eq!(
+        app.upstream.pedidos().len(),
+        1,
+        "no model call for what was refused"
+    );
+    // Nothing lost for good: the same sends go through once the lock is gone.
+    TestApp::enviar(
+        &ana,
+        json!({ "conversa_id": conversa, "conteudo": "na conversa que existe" }),
+    )
+    .await;
+    ana.esperar_fins(2).await;
+}
+
+#[tokio::test]
+async fn a_stuck_tab_in_many_conversations_costs_the_server_at_most_its_byte_bound() {
+    const LIMITE: usize = 2 << 20;
+    const CONVERSAS: usize = 10;
+    const PEDACOS: usize = 20;
+    const PEDACO: usize = 64 * 1024;
+    let app = spawn_app_with(|a| definir(a, "--socket-buffer-bytes", &LIMITE.to_string())).await;
+    let a = app.cliente("ana").await;
+    let mut conversas = Vec::new();
+    for i in 0..CONVERSAS {
+        let ack = TestApp::enviar(&a, json!({ "conteudo": format!("conversa {i}") })).await;
+        conversas.push(id_conversa(&ack));
+    }
+    a.esperar_fins(CONVERSAS).await;
+
+    // The other tab joins every conversation, then stops reading.
+    let parada = SessaoParada::abrir(&app.url, &app.token("ana")).await;
+    for c in &conversas {
+        parada
+            .postar(&format!(
+                "420{}",
+                json!(["entrar_conversa", { "conversa_id": c }])
+            ))
+            .await;
+        assert!(parada.ler().await.contains("\"ok\":true"), "joined");
+    }
+
+    // Big answers stream into all of them at once: far more than the bound, and in few
+    // packets (each piece 64 KiB), so a bound that counts packets would hold it all.
+    let textos: Vec<String> = (0..CONVERSAS)
+        .map(|i| {
+            let pedacos: Vec<String> = (0..PEDACOS)
+                .map(|p| format!("{i}.{p}:{}", "x".repeat(PEDACO)))
+                .collect();
+            app.upstream.roteiro(Roteiro::Responder {
+                pedacos: pedacos.clone(),
+                atraso: std::time::Duration::from_millis(30),
+                finish: "stop",
+            });
+            pedacos.concat()
+        })
+        .collect();
+    for c in &conversas {
+        TestApp::enviar(
+            &a,
+            json!({ "conversa_id": c, "conteudo": "uma resposta longa" }),
+        )
+        .await;
+    }
+    // The student closes that tab (the answers go on): the stuck tab is all that is left in
+    // the rooms, so nothing but the bound can drain what the server queues for it.
+    a.desconectar().await;
+    let volume: usize = textos.iter().map(String::len).sum();
+    // Every answer has left the model (the first answers and these).
+    app.upstream.esperar_fechados(2 * CONVERSAS).await;
+
+    // What the stuck tab finds when it reads again is what the server held for it.
+    let mut guardado = 0;
+    let mut fechada = false;
+    for _ in 0..1_000 {
+        let lido = parada.ler().await;
+        guardado += lido.len();
+        // Socket.IO's DISCONNECT (`41`) or Engine.IO's CLOSE (`1`) packet, or a session gone.
+        if lido.starts_with("<status") || lido.split('\u{1e}').any(|p| p == "41" || p == "1") {
+            fechada = true;
+            break;
+        }
+    }
+    assert!(fechada, "the stuck tab was disconnected");
+    println!("streamed {volume} bytes past the stuck tab; it had {guardado} bytes queued");
+    // The bound, plus the one packet that crossed it (at most a whole answer).
+    assert!(
+        guardado <= LIMITE + PEDACO * PEDACOS + 4096,
+        "the server held {guardado} bytes for a tab that did not read (bound {LIMITE})"
+    );
+
+    // Nothing was lost: a tab opened now finds every answer whole.
+    let b = app.cliente("ana").await;
+    for (c, texto) in conversas.iter().zip(&textos) {
+        let h = b
+            .pedir("entrar_conversa", json!({ "conversa_id": c }))
+            .await;
+        let ultima = h["mensagens"]
+            .as_array()
+            .and_then(|m| m.last())
+            .cloned()
+            .expect("messages");
+        let final_ = if ultima["status"] == "gerando" {
+            b.esperar_fim(c).await.1["mensagem"].clone()
+        } else {
+            ultima
+        };
+        assert_eq!(final_["status"], "completa");
+        assert!(final_["conteudo"] == *texto, "answer in {c} stored whole");
+    }
+}

@@ -276,14 +276,18 @@ impl Cliente {
         let achar = async {
             loop {
                 let novo = self.registro.novo.notified();
-                let fins: Vec<_> = self
-                    .eventos()
-                    .into_iter()
-                    .filter(|(n, _)| n == "mensagem_respondida" || n == "erro_resposta")
-                    .collect();
-                if fins.len() >= n {
-                    return fins;
+                // Counted under the lock, cloned once: a client fed megabytes of pieces must
+                // not spend its time copying them on every event.
+                let fim = |n: &String| n == "mensagem_respondida" || n == "erro_resposta";
+                let eventos = self.registro.eventos.lock().expect("lock");
+                if eventos.iter().filter(|(nome, _)| fim(nome)).count() >= n {
+                    return eventos
+                        .iter()
+                        .filter(|(nome, _)| fim(nome))
+                        .cloned()
+                        .collect::<Vec<_>>();
                 }
+                drop(eventos);
                 novo.await;
             }
         };
