@@ -42,6 +42,18 @@ pub struct Enviada {
     pub repetida: bool,
 }
 
+/// One `mensagem_enviada` as it reached the server.
+pub struct Pedido {
+    pub conversa_id: Option<String>,
+    pub conteudo: String,
+    pub id_cliente: Option<String>,
+    /// The socket it came from: it is left out of `mensagem_recebida`.
+    pub origem: Origem,
+    /// When it arrived: it is refused as `indisponivel` once `espera_db` has passed since
+    /// then, even if it spent that time waiting for its turn behind earlier sends.
+    pub chegada: Instant,
+}
+
 /// A conversation as a joining tab needs it.
 #[derive(Debug, Clone)]
 pub struct Entrada {
@@ -128,24 +140,17 @@ impl Servico {
     /// `mensagem_enviada`. `confirmar` is called once the message is durable (or with the
     /// error): it is where the caller joins the room and acks, and it runs before any event
     /// about the message or its answer is emitted, so the sender sees its ack first.
-    /// `chegada` is when the send arrived: it is refused as `indisponivel` once
-    /// `espera_db` has passed since then, even if it spent that time waiting for its turn.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one send's fields, its origin and its ack"
-    )]
-    pub async fn enviar_mensagem<F>(
-        &self,
-        usuario: &Usuario,
-        conversa_id: Option<String>,
-        conteudo: String,
-        id_cliente: Option<String>,
-        origem: &Origem,
-        chegada: Instant,
-        confirmar: F,
-    ) where
+    pub async fn enviar_mensagem<F>(&self, usuario: &Usuario, pedido: Pedido, confirmar: F)
+    where
         F: FnOnce(Result<&Enviada, Erro>),
     {
+        let Pedido {
+            conversa_id,
+            conteudo,
+            id_cliente,
+            origem,
+            chegada,
+        } = pedido;
         // Dropping the store at the deadline is safe: its one write is a transaction, rolled
         // back when dropped unfinished. A write that committed in the last instant is not
         // lost either: a retry with its `id_cliente` finds it, and the queue is the database.
@@ -166,12 +171,12 @@ impl Servico {
         confirmar(Ok(&enviada));
         if enviada.conversa_nova {
             self.difusor
-                .conversa_criada(&usuario.id, &enviada.conversa, origem)
+                .conversa_criada(&usuario.id, &enviada.conversa, &origem)
                 .await;
         }
         if !enviada.repetida {
             self.difusor
-                .mensagem_recebida(&enviada.mensagem, origem)
+                .mensagem_recebida(&enviada.mensagem, &origem)
                 .await;
         }
         // Idempotent: a retry whose answer is still queued starts no second one.

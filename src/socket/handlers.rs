@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     auth::Usuario,
-    conversation::{Entrada, Origem},
+    conversation::{Entrada, Origem, Pedido},
     error::Erro,
 };
 
@@ -46,28 +46,26 @@ pub async fn on_mensagem_enviada(
         Ok(p) => p,
         Err(e) => return responder::<()>(ack, Err(e)),
     };
-    let origem = origem(&s);
+    let pedido = Pedido {
+        conversa_id: p.conversa_id,
+        conteudo: p.conteudo,
+        id_cliente: p.id_cliente,
+        origem: origem(&s),
+        chegada: vez.chegada(),
+    };
     estado
         .servico
-        .enviar_mensagem(
-            &usuario,
-            p.conversa_id,
-            p.conteudo,
-            p.id_cliente,
-            &origem,
-            vez.chegada(),
-            |r| {
-                let r = r.map(|e| {
-                    // In the room before the ack: the sender must see its answer.
-                    s.join(wire::sala_conversa(e.conversa.id));
-                    wire::AckEnviada {
-                        conversa_id: e.conversa.id,
-                        mensagem: &e.mensagem,
-                    }
-                });
-                responder(ack, r);
-            },
-        )
+        .enviar_mensagem(&usuario, pedido, |r| {
+            let r = r.map(|e| {
+                // In the room before the ack: the sender must see its answer.
+                s.join(wire::sala_conversa(e.conversa.id));
+                wire::AckEnviada {
+                    conversa_id: e.conversa.id,
+                    mensagem: &e.mensagem,
+                }
+            });
+            responder(ack, r);
+        })
         .await;
     drop(vez);
 }

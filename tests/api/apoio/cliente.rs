@@ -279,15 +279,19 @@ impl Cliente {
                 // Counted under the lock, cloned once: a client fed megabytes of pieces must
                 // not spend its time copying them on every event.
                 let fim = |n: &String| n == "mensagem_respondida" || n == "erro_resposta";
-                let eventos = self.registro.eventos.lock().expect("lock");
-                if eventos.iter().filter(|(nome, _)| fim(nome)).count() >= n {
-                    return eventos
-                        .iter()
-                        .filter(|(nome, _)| fim(nome))
-                        .cloned()
-                        .collect::<Vec<_>>();
+                let fins = {
+                    let eventos = self.registro.eventos.lock().expect("lock");
+                    (eventos.iter().filter(|(nome, _)| fim(nome)).count() >= n).then(|| {
+                        eventos
+                            .iter()
+                            .filter(|(nome, _)| fim(nome))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                    })
+                };
+                if let Some(fins) = fins {
+                    return fins;
                 }
-                drop(eventos);
                 novo.await;
             }
         };
