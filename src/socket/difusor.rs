@@ -56,12 +56,12 @@ impl DifusorSocketIo {
                     let Some(fila) = s.extensions.get::<Arc<Fila>>() else {
                         continue;
                     };
-                    let na_fila = fila.registrar(tamanho, s.buffered());
-                    if na_fila > self.max_bytes_por_socket {
+                    let atras = fila.registrar(tamanho, s.buffered());
+                    if atras > self.max_bytes_por_socket {
                         tracing::warn!(
                             sid = %s.id,
                             evento,
-                            bytes = na_fila,
+                            bytes = atras,
                             "socket not reading; disconnecting it"
                         );
                         let _ = s.disconnect();

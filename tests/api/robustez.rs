@@ -409,3 +409,28 @@ async fn a_stuck_tab_in_many_conversations_costs_the_server_at_most_its_byte_bou
         assert!(final_["conteudo"] == *texto, "answer in {c} stored whole");
     }
 }
+
+#[tokio::test]
+async fn an_answer_bigger_than_the_byte_bound_still_reaches_a_tab_that_reads() {
+    const LIMITE: usize = 64 * 1024;
+    let app = spawn_app_with(|a| definir(a, "--socket-buffer-bytes", &LIMITE.to_string())).await;
+    // One piece, and so one packet, four times the bound; then the whole answer again in
+    // `mensagem_respondida`.
+    let texto = "y".repeat(4 * LIMITE);
+    app.upstream.roteiro(Roteiro::Responder {
+        pedacos: vec![texto.clone()],
+        atraso: std::time::Duration::ZERO,
+        finish: "stop",
+    });
+    let a = app.cliente("ana").await;
+    TestApp::enviar(&a, json!({ "conteudo": "uma resposta enorme" })).await;
+    let fins = a.esperar_fins(1).await;
+    assert_eq!(fins[0].0, "mensagem_respondida");
+    assert!(fins[0].1["mensagem"]["conteudo"] == texto.as_str());
+    assert!(
+        !a.nomes().iter().any(|n| n == "close" || n == "error"),
+        "a tab that reads was disconnected: {:?}",
+        a.nomes()
+    );
+    TestApp::enviar(&a, json!({ "conteudo": "e continua conectada" })).await;
+}
