@@ -6,7 +6,6 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use ::http::{HeaderValue, Method};
 use anyhow::Context;
 use axum::{Router, routing::get, serve::ListenerExt};
-use migration::{Migrator, MigratorTrait};
 use rand::distr::{Alphanumeric, SampleString};
 use secrecy::{ExposeSecret, SecretString};
 use socketioxide::{ParserConfig, SocketIo};
@@ -63,7 +62,7 @@ impl Application {
         )
         .await
         .context("connecting to the database")?;
-        Migrator::up(&db, None)
+        storage::migrar(&db, &config.database_url)
             .await
             .context("running migrations")?;
 

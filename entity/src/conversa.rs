@@ -6,7 +6,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub usuario_id: String,
-    pub titulo: String,
+    #[sea_orm(column_type = "VarBinary(StringLen::None)")]
+    pub titulo: Vec<u8>,
     pub criada_em: DateTimeUtc,
     pub atualizada_em: DateTimeUtc,
 }

@@ -10,8 +10,8 @@ pub struct Model {
     pub conversa_id: Uuid,
     pub usuario_id: String,
     pub papel: String,
-    #[sea_orm(column_type = "Text")]
-    pub conteudo: String,
+    #[sea_orm(column_type = "VarBinary(StringLen::None)")]
+    pub conteudo: Vec<u8>,
     pub status: String,
     pub id_cliente: Option<String>,
     #[sea_orm(unique)]

@@ -3,14 +3,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_criar_conversas_e_mensagens;
+mod m20261201_000001_textos_em_bytes;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261124_000001_criar_conversas_e_mensagens::Migration,
-        )]
+        vec![
+            Box::new(m20261124_000001_criar_conversas_e_mensagens::Migration),
+            Box::new(m20261201_000001_textos_em_bytes::Migration),
+        ]
     }
 }

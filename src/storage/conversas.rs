@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{NovaMensagem, mensagens::modelo_aluno};
+use super::{ConversaRow, MensagemRow, NovaMensagem, linhas::bytes, mensagens::modelo_aluno};
 
 /// The most conversations `listar_conversas` returns.
 const MAX_LISTADAS: u64 = 500;
@@ -14,22 +14,26 @@ const MAX_LISTADAS: u64 = 500;
 pub async fn find_conversa(
     db: &DatabaseConnection,
     id: Uuid,
-) -> Result<Option<conversa::Model>, DbErr> {
-    conversa::Entity::find_by_id(id).one(db).await
+) -> Result<Option<ConversaRow>, DbErr> {
+    Ok(conversa::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(Into::into))
 }
 
 /// A user's conversations, most recently active first.
 pub async fn list_conversas(
     db: &DatabaseConnection,
     usuario_id: &str,
-) -> Result<Vec<conversa::Model>, DbErr> {
-    conversa::Entity::find()
+) -> Result<Vec<ConversaRow>, DbErr> {
+    let linhas = conversa::Entity::find()
         .filter(conversa::Column::UsuarioId.eq(usuario_id))
         .order_by_desc(conversa::Column::AtualizadaEm)
         .order_by_desc(conversa::Column::Id)
         .limit(MAX_LISTADAS)
         .all(db)
-        .await
+        .await?;
+    Ok(linhas.into_iter().map(Into::into).collect())
 }
 
 /// A new conversation and its first message, in one short transaction: neither exists
@@ -39,12 +43,12 @@ pub async fn insert_conversa_com_mensagem(
     conversa_id: Uuid,
     titulo: String,
     nova: NovaMensagem,
-) -> Result<(conversa::Model, mensagem::Model), DbErr> {
+) -> Result<(ConversaRow, MensagemRow), DbErr> {
     let txn = db.begin().await?;
     let conversa = conversa::ActiveModel {
         id: Set(conversa_id),
         usuario_id: Set(nova.usuario_id.clone()),
-        titulo: Set(titulo),
+        titulo: Set(bytes(&titulo)),
         criada_em: Set(nova.criada_em),
         atualizada_em: Set(nova.criada_em),
     };
@@ -55,5 +59,5 @@ pub async fn insert_conversa_com_mensagem(
         .exec_with_returning(&txn)
         .await?;
     txn.commit().await?;
-    Ok((conversa, mensagem))
+    Ok((conversa.into(), mensagem.into()))
 }

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::NovaMensagem;
+use super::{MensagemRow, NovaMensagem, linhas::bytes};
 
 pub(super) fn modelo_aluno(conversa_id: Uuid, nova: NovaMensagem) -> mensagem::ActiveModel {
     mensagem::ActiveModel {
@@ -17,7 +17,7 @@ pub(super) fn modelo_aluno(conversa_id: Uuid, nova: NovaMensagem) -> mensagem::A
         conversa_id: Set(conversa_id),
         usuario_id: Set(nova.usuario_id),
         papel: Set("aluno".into()),
-        conteudo: Set(nova.conteudo),
+        conteudo: Set(bytes(&nova.conteudo)),
         status: Set("completa".into()),
         id_cliente: Set(nova.id_cliente),
         responde_a: Set(None),
@@ -33,7 +33,7 @@ pub async fn insert_mensagem_aluno(
     db: &DatabaseConnection,
     conversa_id: Uuid,
     nova: NovaMensagem,
-) -> Result<mensagem::Model, DbErr> {
+) -> Result<MensagemRow, DbErr> {
     let agora = nova.criada_em;
     let txn = db.begin().await?;
     let m = mensagem::Entity::insert(modelo_aluno(conversa_id, nova))
@@ -41,7 +41,7 @@ pub async fn insert_mensagem_aluno(
         .await?;
     tocar_conversa(&txn, conversa_id, agora).await?;
     txn.commit().await?;
-    Ok(m)
+    Ok(m.into())
 }
 
 async fn tocar_conversa<C: sea_orm::ConnectionTrait>(
@@ -61,12 +61,13 @@ pub async fn find_mensagem_por_id_cliente(
     db: &DatabaseConnection,
     usuario_id: &str,
     id_cliente: &str,
-) -> Result<Option<mensagem::Model>, DbErr> {
-    mensagem::Entity::find()
+) -> Result<Option<MensagemRow>, DbErr> {
+    Ok(mensagem::Entity::find()
         .filter(mensagem::Column::UsuarioId.eq(usuario_id))
         .filter(mensagem::Column::IdCliente.eq(id_cliente))
         .one(db)
-        .await
+        .await?
+        .map(Into::into))
 }
 
 /// A conversation's messages in order; with `apos`, only what a tab holding everything up
@@ -76,7 +77,7 @@ pub async fn list_mensagens(
     db: &DatabaseConnection,
     conversa_id: Uuid,
     apos: Option<Uuid>,
-) -> Result<Vec<mensagem::Model>, DbErr> {
+) -> Result<Vec<MensagemRow>, DbErr> {
     let mut q = mensagem::Entity::find().filter(mensagem::Column::ConversaId.eq(conversa_id));
     if let Some(apos) = apos {
         let marca = mensagem::Entity::find()
@@ -92,27 +93,29 @@ pub async fn list_mensagens(
             );
         }
     }
-    q.order_by_asc(mensagem::Column::Seq).all(db).await
+    let linhas = q.order_by_asc(mensagem::Column::Seq).all(db).await?;
+    Ok(linhas.into_iter().map(Into::into).collect())
 }
 
 /// The oldest student message of the conversation that has no answer yet.
 pub async fn find_proxima_sem_resposta(
     db: &DatabaseConnection,
     conversa_id: Uuid,
-) -> Result<Option<mensagem::Model>, DbErr> {
+) -> Result<Option<MensagemRow>, DbErr> {
     let respondidas = Query::select()
         .column(mensagem::Column::RespondeA)
         .from(mensagem::Entity)
         .and_where(mensagem::Column::ConversaId.eq(conversa_id))
         .and_where(mensagem::Column::RespondeA.is_not_null())
         .to_owned();
-    mensagem::Entity::find()
+    Ok(mensagem::Entity::find()
         .filter(mensagem::Column::ConversaId.eq(conversa_id))
         .filter(mensagem::Column::Papel.eq("aluno"))
         .filter(mensagem::Column::Id.not_in_subquery(respondidas))
         .order_by_asc(mensagem::Column::Seq)
         .one(db)
-        .await
+        .await?
+        .map(Into::into))
 }
 
 /// Conversations with a student message still unanswered (start-up recovery).
@@ -134,26 +137,27 @@ pub async fn list_conversas_com_pendentes(db: &DatabaseConnection) -> Result<Vec
 }
 
 /// Answers left `gerando` by a process that died.
-pub async fn list_gerando(db: &DatabaseConnection) -> Result<Vec<mensagem::Model>, DbErr> {
-    mensagem::Entity::find()
+pub async fn list_gerando(db: &DatabaseConnection) -> Result<Vec<MensagemRow>, DbErr> {
+    let linhas = mensagem::Entity::find()
         .filter(mensagem::Column::Status.eq("gerando"))
         .all(db)
-        .await
+        .await?;
+    Ok(linhas.into_iter().map(Into::into).collect())
 }
 
 /// Starts a tutor answer to `pergunta`, empty and `gerando`.
 pub async fn insert_resposta(
     db: &DatabaseConnection,
-    pergunta: &mensagem::Model,
+    pergunta: &MensagemRow,
     id: Uuid,
     agora: DateTime<Utc>,
-) -> Result<mensagem::Model, DbErr> {
+) -> Result<MensagemRow, DbErr> {
     let am = mensagem::ActiveModel {
         id: Set(id),
         conversa_id: Set(pergunta.conversa_id),
         usuario_id: Set(pergunta.usuario_id.clone()),
         papel: Set("tutor".into()),
-        conteudo: Set(String::new()),
+        conteudo: Set(Vec::new()),
         status: Set("gerando".into()),
         id_cliente: Set(None),
         responde_a: Set(Some(pergunta.id)),
@@ -162,7 +166,10 @@ pub async fn insert_resposta(
         atualizada_em: Set(agora),
         ..Default::default()
     };
-    mensagem::Entity::insert(am).exec_with_returning(db).await
+    Ok(mensagem::Entity::insert(am)
+        .exec_with_returning(db)
+        .await?
+        .into())
 }
 
 /// A checkpoint of an answer still streaming, so a crash keeps most of its text. Written
@@ -173,7 +180,7 @@ pub async fn salvar_parcial(
     conteudo: &str,
 ) -> Result<(), DbErr> {
     mensagem::Entity::update_many()
-        .col_expr(mensagem::Column::Conteudo, conteudo.into())
+        .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
         .filter(mensagem::Column::Id.eq(id))
         .filter(mensagem::Column::Status.eq("gerando"))
         .exec(db)
@@ -189,10 +196,10 @@ pub async fn finalizar_resposta(
     status: &str,
     erro: Option<&str>,
     agora: DateTime<Utc>,
-) -> Result<mensagem::Model, DbErr> {
+) -> Result<MensagemRow, DbErr> {
     let txn = db.begin().await?;
     mensagem::Entity::update_many()
-        .col_expr(mensagem::Column::Conteudo, conteudo.into())
+        .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
         .col_expr(mensagem::Column::Status, status.into())
         .col_expr(mensagem::Column::Erro, erro.map(str::to_owned).into())
         .col_expr(mensagem::Column::AtualizadaEm, agora.into())
@@ -206,5 +213,5 @@ pub async fn finalizar_resposta(
         .ok_or_else(|| DbErr::RecordNotFound(format!("mensagem {id}")))?;
     tocar_conversa(&txn, m.conversa_id, agora).await?;
     txn.commit().await?;
-    Ok(m)
+    Ok(m.into())
 }

@@ -2,9 +2,10 @@
 //! `&DatabaseConnection`; each write is short and never held open across a model call.
 mod conexao;
 mod conversas;
+mod linhas;
 mod mensagens;
 
-pub use conexao::{aceita_escritas, conectar};
+pub use conexao::{aceita_escritas, conectar, migrar};
 pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas};
 pub use mensagens::{
     finalizar_resposta, find_mensagem_por_id_cliente, find_proxima_sem_resposta,
@@ -12,8 +13,7 @@ pub use mensagens::{
     list_mensagens, salvar_parcial,
 };
 
-pub use entity::conversa::Model as ConversaRow;
-pub use entity::mensagem::Model as MensagemRow;
+pub use linhas::{ConversaRow, MensagemRow};
 pub use sea_orm::DatabaseConnection as Db;
 
 /// A message row about to be written.

@@ -194,10 +194,7 @@ async fn servidor_demo(dir: &std::path::Path, segredo: &str) -> (Child, String) 
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .env("TUTOR_ADDR", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/t.db?mode=rwc", dir.display()),
-        )
+        .env("DATABASE_URL", crate::apoio::banco::novo(dir).await)
         .env("TUTOR_JWT_SECRET", segredo)
         .env("TUTOR_DEMO_ATRASO_MS", "5")
         .stdout(Stdio::piped())

@@ -14,7 +14,7 @@ use tokio::{
 };
 use tutor::auth::{Papel, emitir_token};
 
-use crate::apoio::{Cliente, FakeUpstream, Roteiro, TestApp, id_conversa};
+use crate::apoio::{Cliente, FakeUpstream, Roteiro, TestApp, banco, id_conversa};
 
 const SEGREDO: &str = "segredo-do-processo-de-teste";
 const CHAVE: &str = "sk-chave-que-nunca-aparece";
@@ -25,16 +25,28 @@ struct Processo {
     log: Arc<Mutex<String>>,
 }
 
+/// A database for the processes of one test (a restart reuses it), and the directory it
+/// may live in.
+struct Banco {
+    _dir: TempDir,
+    url: String,
+}
+
+impl Banco {
+    async fn novo() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = banco::novo(dir.path()).await;
+        Self { _dir: dir, url }
+    }
+}
+
 impl Processo {
-    async fn iniciar(dir: &TempDir, upstream: &FakeUpstream, extra: &[(&str, &str)]) -> Self {
+    async fn iniciar(banco: &Banco, upstream: &FakeUpstream, extra: &[(&str, &str)]) -> Self {
         let log = Arc::new(Mutex::new(String::new()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tutor"));
         cmd.env_clear()
             .env("TUTOR_ADDR", "127.0.0.1:0")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/tutor.db?mode=rwc", dir.path().display()),
-            )
+            .env("DATABASE_URL", &banco.url)
             .env("TUTOR_JWT_SECRET", SEGREDO)
             .env("OPENAI_BASE_URL", upstream.base_url())
             .env("OPENAI_API_KEY", CHAVE)
@@ -116,10 +128,10 @@ impl Processo {
 
 #[tokio::test]
 async fn sigterm_lets_the_answer_in_flight_finish_then_exits_0() {
-    let dir = tempfile::tempdir().expect("dir");
+    let db = Banco::novo().await;
     let upstream = FakeUpstream::start().await;
     upstream.roteiro(Roteiro::lento(&["ainda ", "dá ", "tempo"], 150));
-    let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_SHUTDOWN_GRACE_MS", "10000")]).await;
+    let p = Processo::iniciar(&db, &upstream, &[("TUTOR_SHUTDOWN_GRACE_MS", "10000")]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
     let conversa = id_conversa(&ack);
@@ -134,12 +146,12 @@ async fn sigterm_lets_the_answer_in_flight_finish_then_exits_0() {
 
 #[tokio::test]
 async fn sigterm_past_the_grace_period_ends_the_answer_as_interrompida_and_loses_nothing() {
-    let dir = tempfile::tempdir().expect("dir");
+    let db = Banco::novo().await;
     let upstream = FakeUpstream::start().await;
     upstream.roteiro(Roteiro::Pendurar {
         pedacos: vec!["começo ".into()],
     });
-    let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_SHUTDOWN_GRACE_MS", "300")]).await;
+    let p = Processo::iniciar(&db, &upstream, &[("TUTOR_SHUTDOWN_GRACE_MS", "300")]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta longa" })).await;
     let conversa = id_conversa(&ack);
@@ -151,7 +163,7 @@ async fn sigterm_past_the_grace_period_ends_the_answer_as_interrompida_and_loses
     let (status, log) = p.esperar_saida().await;
     assert!(status.success(), "exit 0; log:\n{log}");
 
-    let p = Processo::iniciar(&dir, &upstream, &[]).await;
+    let p = Processo::iniciar(&db, &upstream, &[]).await;
     let a = p.cliente("ana").await;
     let h = a
         .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
@@ -167,12 +179,12 @@ async fn sigterm_past_the_grace_period_ends_the_answer_as_interrompida_and_loses
 
 #[tokio::test]
 async fn sigkill_mid_answer_then_start_again_ends_it_and_answers_what_was_queued() {
-    let dir = tempfile::tempdir().expect("dir");
+    let db = Banco::novo().await;
     let upstream = FakeUpstream::start().await;
     let pedacos: Vec<String> = (0..200).map(|i| format!("{i} ")).collect();
     let refs: Vec<&str> = pedacos.iter().map(String::as_str).collect();
     upstream.roteiro(Roteiro::lento(&refs, 50));
-    let p = Processo::iniciar(&dir, &upstream, &[]).await;
+    let p = Processo::iniciar(&db, &upstream, &[]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "primeira" })).await;
     let conversa = id_conversa(&ack);
@@ -191,7 +203,7 @@ async fn sigkill_mid_answer_then_start_again_ends_it_and_answers_what_was_queued
     let (status, _) = p.esperar_saida().await;
     assert!(!status.success());
 
-    let p = Processo::iniciar(&dir, &upstream, &[]).await;
+    let p = Processo::iniciar(&db, &upstream, &[]).await;
     let a = p.cliente("ana").await;
     let h = a
         .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
@@ -225,11 +237,11 @@ async fn sigkill_mid_answer_then_start_again_ends_it_and_answers_what_was_queued
 
 /// Runs a conversation with a distinctive text at `RUST_LOG=trace` and returns the log.
 async fn log_de_uma_conversa(extra: &[(&str, &str)], texto: &str) -> (String, String) {
-    let dir = tempfile::tempdir().expect("dir");
+    let db = Banco::novo().await;
     let upstream = FakeUpstream::start().await;
     let mut env = vec![("RUST_LOG", "trace")];
     env.extend_from_slice(extra);
-    let p = Processo::iniciar(&dir, &upstream, &env).await;
+    let p = Processo::iniciar(&db, &upstream, &env).await;
     let token = emitir_token(SEGREDO, "ana", Papel::Aluno, Duration::from_secs(3600));
     let a = Cliente::conectar(&p.url, &token).await.expect("connects");
     let ack = TestApp::enviar(&a, json!({ "conteudo": texto })).await;
@@ -272,14 +284,14 @@ async fn the_log_never_holds_tokens_secrets_or_students_text() {
 
 #[tokio::test]
 async fn a_final_write_that_keeps_failing_is_reported_and_the_text_is_in_the_log() {
-    let dir = tempfile::tempdir().expect("dir");
+    let db = Banco::novo().await;
     let upstream = FakeUpstream::start().await;
     let portao = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
     upstream.roteiro(Roteiro::Portao {
         pedacos: vec!["texto que ".into(), "não pode sumir".into()],
         portao: portao.clone(),
     });
-    let p = Processo::iniciar(&dir, &upstream, &[("TUTOR_DB_ESPERA_MS", "100")]).await;
+    let p = Processo::iniciar(&db, &upstream, &[("TUTOR_DB_ESPERA_MS", "100")]).await;
     let a = p.cliente("ana").await;
     let ack = TestApp::enviar(&a, json!({ "conteudo": "pergunta" })).await;
     let conversa = id_conversa(&ack);
@@ -287,19 +299,12 @@ async fn a_final_write_that_keeps_failing_is_reported_and_the_text_is_in_the_log
     let id = iniciada["mensagem_id"].as_str().expect("id").to_owned();
 
     // Another process holds the write lock while the answer ends.
-    let url = format!("sqlite://{}/tutor.db", dir.path().display());
-    let outro = sea_orm::Database::connect(&url).await.expect("connect");
-    let trava = sea_orm::TransactionTrait::begin(&outro)
-        .await
-        .expect("begin");
-    sea_orm::ConnectionTrait::execute_unprepared(&trava, "UPDATE conversa SET titulo = titulo")
-        .await
-        .expect("take the write lock");
+    let trava = banco::travar_escritas(&db.url).await;
     portao.add_permits(2);
     let (ev, fim) = a.esperar_fim(&conversa).await;
     assert_eq!(ev, "erro_resposta");
     assert_eq!(fim["erro"]["codigo"], "indisponivel");
-    trava.rollback().await.expect("release");
+    trava.soltar().await;
 
     p.sinal("-TERM");
     let (_, log) = p.esperar_saida().await;

@@ -6,26 +6,20 @@ use std::sync::{
 };
 
 use futures::StreamExt;
-use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use tutor::llm::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat};
 
-use crate::apoio::{Roteiro, TestApp, definir, id_conversa, spawn_app_com_modelo, spawn_app_with};
+use crate::apoio::{
+    Roteiro, TestApp, banco, definir, id_conversa, spawn_app_com_modelo, spawn_app_with,
+};
 
 #[tokio::test]
 async fn a_locked_database_refuses_the_send_as_indisponivel_and_ready_says_503_until_it_is_back() {
     let app = spawn_app_with(|a| definir(a, "--db-espera-ms", "200")).await;
     let ana = app.cliente("ana").await;
 
-    // Another process holds the write lock.
-    let outro = sea_orm::Database::connect(&app.db_url)
-        .await
-        .expect("connect");
-    let trava = outro.begin().await.expect("begin");
-    trava
-        .execute_unprepared("UPDATE conversa SET titulo = titulo")
-        .await
-        .expect("take the write lock");
+    // Another process holds the write lock (on Postgres, locks on both tables).
+    let trava = banco::travar_escritas(&app.db_url).await;
 
     let r = ana
         .pedir("mensagem_enviada", json!({ "conteudo": "vai falhar" }))
@@ -36,7 +30,7 @@ async fn a_locked_database_refuses_the_send_as_indisponivel_and_ready_says_503_u
         .expect("ready");
     assert_eq!(pronto.status(), 503);
 
-    trava.rollback().await.expect("release");
+    trava.soltar().await;
     let pronto = reqwest::get(format!("{}/ready", app.url))
         .await
         .expect("ready");

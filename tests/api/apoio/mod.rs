@@ -1,5 +1,7 @@
-//! What every story needs: `spawn_app()` starts the real server on port 0 with its own SQLite
-//! file, the real migrations and a fake upstream of its own; tokens; a socket.io client.
+//! What every story needs: `spawn_app()` starts the real server on port 0 with its own
+//! database (a SQLite file, or a fresh Postgres database: see `banco`), the real migrations
+//! and a fake upstream of its own; tokens; a socket.io client.
+pub mod banco;
 pub mod cliente;
 pub mod upstream;
 
@@ -50,8 +52,38 @@ pub async fn spawn_app() -> TestApp {
 /// `ajustar` changes the flags, with `definir`.
 pub async fn spawn_app_with(ajustar: impl FnOnce(&mut Vec<String>)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let db_url = banco::novo(dir.path()).await;
+    iniciar(plano(dir, db_url, ajustar).await, None).await
+}
+
+/// The server on a database the test prepared (`banco::novo`, then whatever it wrote).
+pub async fn spawn_app_no_banco(dir: Arc<TempDir>, db_url: String) -> TestApp {
+    iniciar(plano(dir, db_url, |_| {}).await, None).await
+}
+
+/// `n` servers started all at once on one new database, as a deployment's processes start
+/// together: each its own address and upstream, one database and secret.
+pub async fn spawn_apps_juntos(n: usize) -> Vec<TestApp> {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let db_url = banco::novo(dir.path()).await;
+    let mut planos = Vec::new();
+    for _ in 0..n {
+        planos.push(plano(dir.clone(), db_url.clone(), |_| {}).await);
+    }
+    let segredo = planos[0].segredo.clone();
+    for p in &mut planos {
+        p.segredo.clone_from(&segredo);
+        definir(&mut p.args, "--jwt-secret", &segredo);
+    }
+    futures::future::join_all(planos.into_iter().map(|p| iniciar(p, None))).await
+}
+
+async fn plano(
+    dir: Arc<TempDir>,
+    db_url: String,
+    ajustar: impl FnOnce(&mut Vec<String>),
+) -> Plano {
     let upstream = FakeUpstream::start().await;
-    let db_url = format!("sqlite://{}/tutor.db?mode=rwc", dir.path().display());
     let segredo = format!("segredo-de-teste-{}", uuid::Uuid::new_v4());
     let mut args: Vec<String> = [
         "tutor",
@@ -86,14 +118,13 @@ pub async fn spawn_app_with(ajustar: impl FnOnce(&mut Vec<String>)) -> TestApp {
     .map(|s| s.to_string())
     .collect();
     ajustar(&mut args);
-    let plano = Plano {
+    Plano {
         args,
         dir,
         upstream,
         db_url,
         segredo,
-    };
-    iniciar(plano, None).await
+    }
 }
 
 /// The conversation a send's ack names.
