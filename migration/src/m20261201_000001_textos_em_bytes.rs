@@ -21,7 +21,9 @@ fn para_bytes(backend: DbBackend, tabela: &str, coluna: &str) -> Vec<String> {
             r#"ALTER TABLE "{tabela}" ALTER COLUMN "{coluna}" TYPE bytea USING convert_to("{coluna}", 'UTF8')"#
         )],
         _ => vec![
-            format!(r#"ALTER TABLE "{tabela}" ADD COLUMN "{coluna}_bytes" blob NOT NULL DEFAULT x''"#),
+            format!(
+                r#"ALTER TABLE "{tabela}" ADD COLUMN "{coluna}_bytes" blob NOT NULL DEFAULT x''"#
+            ),
             format!(r#"UPDATE "{tabela}" SET "{coluna}_bytes" = CAST("{coluna}" AS blob)"#),
             format!(r#"ALTER TABLE "{tabela}" DROP COLUMN "{coluna}""#),
             format!(r#"ALTER TABLE "{tabela}" RENAME COLUMN "{coluna}_bytes" TO "{coluna}""#),
@@ -37,7 +39,9 @@ fn para_texto(backend: DbBackend, tabela: &str, coluna: &str) -> Vec<String> {
             r#"ALTER TABLE "{tabela}" ALTER COLUMN "{coluna}" TYPE text USING convert_from("{coluna}", 'UTF8')"#
         )],
         _ => vec![
-            format!(r#"ALTER TABLE "{tabela}" ADD COLUMN "{coluna}_texto" text NOT NULL DEFAULT ''"#),
+            format!(
+                r#"ALTER TABLE "{tabela}" ADD COLUMN "{coluna}_texto" text NOT NULL DEFAULT ''"#
+            ),
             format!(r#"UPDATE "{tabela}" SET "{coluna}_texto" = CAST("{coluna}" AS text)"#),
             format!(r#"ALTER TABLE "{tabela}" DROP COLUMN "{coluna}""#),
             format!(r#"ALTER TABLE "{tabela}" RENAME COLUMN "{coluna}_texto" TO "{coluna}""#),

@@ -94,6 +94,9 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_utf8_read_as_replacement_characters() {
-        assert_eq!(texto(vec![b'o', 0xff, b'i'], Uuid::nil(), "t"), "o\u{fffd}i");
+        assert_eq!(
+            texto(vec![b'o', 0xff, b'i'], Uuid::nil(), "t"),
+            "o\u{fffd}i"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod fuzz;
 mod historico;
 mod http;
 mod idempotencia;
+mod migracoes;
 mod ordem;
 mod processo;
 mod robustez;

@@ -78,11 +78,7 @@ pub async fn spawn_apps_juntos(n: usize) -> Vec<TestApp> {
     futures::future::join_all(planos.into_iter().map(|p| iniciar(p, None))).await
 }
 
-async fn plano(
-    dir: Arc<TempDir>,
-    db_url: String,
-    ajustar: impl FnOnce(&mut Vec<String>),
-) -> Plano {
+async fn plano(dir: Arc<TempDir>, db_url: String, ajustar: impl FnOnce(&mut Vec<String>)) -> Plano {
     let upstream = FakeUpstream::start().await;
     let segredo = format!("segredo-de-teste-{}", uuid::Uuid::new_v4());
     let mut args: Vec<String> = [
