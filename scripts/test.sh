@@ -2,9 +2,20 @@
 # The whole test suite, as CI runs it, on a fresh machine or a developer's:
 #   installs what is missing (Debian packages, npm packages), checks formatting and lints,
 #   runs the Rust integration tests, then the stock socket.io-client tests under node --test,
-#   then the browser tests when their folder exists.
+#   then the browser tests when their folder exists, all on SQLite; then starts a throwaway
+#   PostgreSQL (scripts/postgres.sh, installed when missing) and runs the Rust integration
+#   tests and the socket.io-client tests again on it. A failure anywhere fails the script.
+#
+#   TUTOR_TEST_POSTGRES_URL=postgres://…   use that server for the Postgres runs instead
+#   TUTOR_TEST_POSTGRES=0                  skip the Postgres runs (never in CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The SQLite runs must not see a Postgres URL from the environment: it is kept for later.
+pg_externo="${TUTOR_TEST_POSTGRES_URL:-}"
+unset TUTOR_TEST_POSTGRES_URL
+alvo="${CARGO_TARGET_DIR:-$PWD/target}"
+mkdir -p "$alvo"
 
 need_apt=()
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
@@ -24,15 +35,33 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo build (server, examples)"
 cargo build --workspace --all-targets --quiet
-echo "== Rust integration tests"
-cargo test --workspace --quiet 2>&1 | tee target/rust-tests.log
-grep -q "test result: ok" target/rust-tests.log
+echo "== Rust integration tests on SQLite"
+cargo test --workspace --quiet 2>&1 | tee "$alvo/rust-tests.log"
+grep -q "test result: ok" "$alvo/rust-tests.log"
 
-export TUTOR_BIN="$PWD/target/debug/tutor"
-echo "== stock socket.io-client tests (node --test)"
+export TUTOR_BIN="$alvo/debug/tutor"
+echo "== stock socket.io-client tests (node --test) on SQLite"
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
 if [ -x tests/browser/run.sh ]; then
-  echo "== browser tests (Chromium)"
+  echo "== browser tests (Chromium) on SQLite"
   tests/browser/run.sh
 fi
+
+if [ "${TUTOR_TEST_POSTGRES:-1}" = "0" ]; then
+  echo "== PostgreSQL runs SKIPPED (TUTOR_TEST_POSTGRES=0)"
+  exit 0
+fi
+if [ -n "$pg_externo" ]; then
+  export TUTOR_TEST_POSTGRES_URL="$pg_externo"
+  echo "== PostgreSQL at TUTOR_TEST_POSTGRES_URL from the environment"
+else
+  # Started now, stopped and deleted when this script exits, however it exits.
+  source scripts/postgres.sh
+fi
+echo "== Rust integration tests on PostgreSQL"
+cargo test --workspace --quiet 2>&1 | tee "$alvo/rust-tests-postgres.log"
+grep -q "test result: ok" "$alvo/rust-tests-postgres.log"
+echo "== stock socket.io-client tests (node --test) on PostgreSQL"
+(cd tests/js && npm test)
+echo "== all passed, on SQLite and on PostgreSQL"

@@ -1,9 +1,10 @@
-// What every JS story needs: the real server binary on a free port with its own SQLite file,
+// What every JS story needs: the real server binary on a free port with its own database (a
+// SQLite file, or with TUTOR_TEST_POSTGRES_URL a fresh Postgres database: see `database`),
 // a fake OpenAI-compatible upstream the test scripts and that records what it was sent,
 // HS256 tokens made by hand (so tests can also make broken ones), and the stock
 // socket.io-client with every wait bounded.
-import { spawn } from "node:child_process";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { execFile, spawn } from "node:child_process";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -190,6 +191,30 @@ export function conteudoDe(m) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The database
+
+/**
+ * The database of the server whose files live in `dir`: a SQLite file there, or, when
+ * TUTOR_TEST_POSTGRES_URL names a Postgres server (scripts/postgres.sh starts one), a database
+ * of its own on it, named after `dir` so that a restart on the same `dir` finds it again, and
+ * created with psql (TUTOR_TEST_PSQL, else `psql` on PATH) the first time.
+ */
+export async function database(dir) {
+  const admin = process.env.TUTOR_TEST_POSTGRES_URL;
+  if (!admin) return `sqlite://${dir}/tutor.db?mode=rwc`;
+  const nome = `t_${createHash("sha256").update(dir).digest("hex").slice(0, 32)}`;
+  const existe = `SELECT 1 FROM pg_database WHERE datname = '${nome}'`;
+  const psql = (sql) => new Promise((ok, falha) => {
+    execFile(process.env.TUTOR_TEST_PSQL || "psql", [admin, "-XqAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
+      { timeout: PRAZO }, (e, saida, erros) => (e ? falha(new Error(`psql: ${e.message}\n${erros}`)) : ok(saida.trim())));
+  });
+  if ((await psql(existe)) !== "1") await psql(`CREATE DATABASE ${nome}`);
+  const url = new URL(admin);
+  url.pathname = `/${nome}`;
+  return url.toString();
+}
+
+// ---------------------------------------------------------------------------------------------
 // The server process
 
 const vivos = new Set();
@@ -214,7 +239,7 @@ export async function startServer(opts = {}, envAntigo, extrasAntigos = {}) {
   const ambiente = {
     PATH: process.env.PATH,
     TUTOR_ADDR: "127.0.0.1:0",
-    DATABASE_URL: `sqlite://${dir}/tutor.db?mode=rwc`,
+    DATABASE_URL: await database(dir),
     TUTOR_JWT_SECRET: secret,
     OPENAI_BASE_URL: upstream.url,
     OPENAI_API_KEY: "test",
