@@ -69,12 +69,13 @@ impl Verificador {
         }
     }
 
-    /// Any failure (malformed, wrong signature, expired, bad role, blank `sub`) is `None`:
-    /// the client is told only `nao_autorizado`.
+    /// Any failure (malformed, wrong signature, expired, bad role, blank `sub` or NUL in it)
+    /// is `None`: the client is told only `nao_autorizado`.
     pub fn verificar(&self, token: &str) -> Option<Usuario> {
         let dados = jsonwebtoken::decode::<Claims>(token, &self.chave, &self.validacao).ok()?;
         let c = dados.claims;
-        if c.sub.trim().is_empty() || c.sub.chars().count() > 255 {
+        // `sub` is a key column: 255 fits it, and Postgres cannot store U+0000 there.
+        if c.sub.trim().is_empty() || c.sub.chars().count() > 255 || c.sub.contains('\0') {
             return None;
         }
         let usuario = Usuario {

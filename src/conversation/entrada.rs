@@ -63,6 +63,10 @@ impl IdCliente {
                 "id_cliente tem mais de {MAX_ID_CLIENTE} caracteres."
             )));
         }
+        // A key column: Postgres cannot store U+0000 there (message text can hold it).
+        if texto.contains('\0') {
+            return Err(Erro::entrada("id_cliente não pode conter o caractere NUL."));
+        }
         Ok(Self(texto))
     }
 

@@ -62,6 +62,11 @@ async fn bad_tokens_are_refused_with_nao_autorizado_on_both_transports() {
             json!({ "token": assinar(Algorithm::HS256, &s, json!({ "sub": "ana", "exp": futuro, "papel": "admin" })) }),
         ),
         ("token not a string", json!({ "token": 42 })),
+        // A user id is a key column, where Postgres cannot store U+0000.
+        (
+            "sub with NUL",
+            json!({ "token": assinar(Algorithm::HS256, &s, json!({ "sub": "a\u{0}na", "exp": futuro })) }),
+        ),
     ];
     for t in [TransportType::Polling, TransportType::Websocket] {
         for (caso, auth) in &casos {

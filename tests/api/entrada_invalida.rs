@@ -51,6 +51,12 @@ async fn every_bad_send_is_entrada_invalida_and_the_socket_stays_usable() {
             "id_cliente number",
             Some(json!({ "conteudo": "oi", "id_cliente": 1 })),
         ),
+        // Postgres cannot store U+0000 in a key column: refused the same on every database,
+        // rather than `indisponivel` there (which a client would retry forever).
+        (
+            "id_cliente with NUL",
+            Some(json!({ "conteudo": "oi", "id_cliente": "a\u{0}b" })),
+        ),
     ];
     for (caso, payload) in casos {
         let r = a.emit_ack("mensagem_enviada", payload).await;
