@@ -1,6 +1,7 @@
 //! The integration suite: one binary, stories as modules. Each test starts the real server
-//! on port 0 with its own SQLite file and its own fake OpenAI-compatible upstream, and talks
-//! to it with a real socket.io client.
+//! on port 0 with its own database (a SQLite file; with `TUTOR_TEST_POSTGRES_URL`, a fresh
+//! Postgres database) and its own fake OpenAI-compatible upstream, and talks to it with a
+//! real socket.io client.
 mod apoio;
 
 mod abuso;
