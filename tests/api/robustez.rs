@@ -238,15 +238,9 @@ async fn every_send_during_a_long_lock_is_answered_within_its_own_deadline_in_se
     let conversa = id_conversa(&ack);
     ana.esperar_fins(1).await;
 
-    // Another process holds the write lock far longer than the deadline.
-    let outro = sea_orm::Database::connect(&app.db_url)
-        .await
-        .expect("connect");
-    let trava = outro.begin().await.expect("begin");
-    trava
-        .execute_unprepared("UPDATE conversa SET titulo = titulo")
-        .await
-        .expect("take the write lock");
+    // Another process holds the write lock far longer than the deadline (on Postgres, locks
+    // on both tables).
+    let trava = banco::travar_escritas(&app.db_url).await;
 
     // Two sends at once: the second waits behind the first (send order), but its deadline
     // counts from when it arrived, not from when its turn came.
@@ -279,7 +273,7 @@ async fn every_send_during_a_long_lock_is_answered_within_its_own_deadline_in_se
         "the second send waited {t2:?}, past its own deadline of {ESPERA_MS} ms"
     );
 
-    trava.rollback().await.expect("release");
+    trava.soltar().await;
     let h = ana
         .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
         .await;
