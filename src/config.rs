@@ -140,8 +140,9 @@ pub struct Config {
     #[arg(long, env = "TUTOR_SESSOES_POR_SEGUNDO", default_value_t = 500)]
     pub sessoes_por_segundo: u32,
 
-    /// How long a write waits for a busy SQLite database before the send is refused as
-    /// `indisponivel`.
+    /// How long a send may wait to be stored, counted from its arrival, before it is refused
+    /// as `indisponivel`; also each write's wait on a locked database (SQLite's busy
+    /// timeout, Postgres' `lock_timeout`).
     #[arg(long, env = "TUTOR_DB_ESPERA_MS", default_value_t = 5_000)]
     pub db_espera_ms: u64,
 
