@@ -155,6 +155,10 @@ pub struct Config {
     #[arg(long, env = "TUTOR_SOCKET_BUFFER_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub socket_buffer_bytes: usize,
 
+    /// This process's name in every log line (several processes share a deployment's logs);
+    /// by default the host's name and the process id.
+    #[arg(long, env = "TUTOR_NO")]
+    pub no: Option<String>,
     /// Lift the caps that keep the libraries under us (Socket.IO, HTTP, SQL) from logging
     /// packets, headers and statements, which carry tokens and students' text. For
     /// debugging on a developer's machine only.
@@ -209,6 +213,16 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    /// The name that opens every log line: `TUTOR_NO`, or `host-pid`.
+    pub fn nome_do_no(&self) -> String {
+        self.no.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "tutor".into());
+            format!("{host}-{}", std::process::id())
+        })
     }
 
     /// With neither a key nor a base URL the built-in demo tutor answers.

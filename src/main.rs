@@ -5,7 +5,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use secrecy::ExposeSecret;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{
+    EnvFilter,
+    fmt::{FmtContext, FormatEvent, FormatFields, format::Writer},
+    registry::LookupSpan,
+};
 use tutor::{
     auth::{Papel, emitir_token_com_nome},
     config::{Command, Config},
@@ -41,6 +45,10 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(filtro_de_log(config.log_inseguro))
+        .event_format(ComNo {
+            no: config.nome_do_no(),
+            interno: tracing_subscriber::fmt::format(),
+        })
         .init();
     let app = Application::build(config).await?;
     app.run_until(sinal_de_parada()).await
@@ -58,6 +66,30 @@ fn filtro_de_log(log_inseguro: bool) -> EnvFilter {
          async_openai=warn,tower_http=info"
     };
     EnvFilter::try_new(format!("{pedido}{tetos}")).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// Opens every log line with the process's name: the logs of a deployment's processes end
+/// up side by side, and a line must say which one wrote it.
+struct ComNo<F> {
+    no: String,
+    interno: F,
+}
+
+impl<S, N, F> FormatEvent<S, N> for ComNo<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        evento: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(w, "[{}] ", self.no)?;
+        self.interno.format_event(ctx, w, evento)
+    }
 }
 
 /// SIGTERM or Ctrl-C.

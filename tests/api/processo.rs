@@ -261,8 +261,15 @@ async fn log_de_uma_conversa(extra: &[(&str, &str)], texto: &str) -> (String, St
 #[tokio::test]
 async fn the_log_never_holds_tokens_secrets_or_students_text() {
     let texto = "MINHA-DUVIDA-PARTICULAR-42";
-    let (log, token) = log_de_uma_conversa(&[], texto).await;
+    let (log, token) = log_de_uma_conversa(&[("TUTOR_NO", "no-7")], texto).await;
     assert!(log.contains("listening on"), "the log was captured");
+    // Several processes write to one deployment's logs: each line says whose it is.
+    for linha in log.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            linha.starts_with("[no-7] "),
+            "a line without its process: {linha}"
+        );
+    }
     for segredo in [
         texto,
         token.as_str(),
