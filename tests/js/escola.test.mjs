@@ -5,6 +5,7 @@
 //    try (no reconnection) and gets its own answer, nothing else's; once per transport. And the
 //    abuse side: handshakes whose token fails authentication ARE throttled per address (HTTP 429
 //    past the burst), and a valid student connects once the budget refills.
+// 4. A professor opens three classes of 40: 120 joins emitted together, all acked.
 // 2. A tab that stops reading: one user, two WebSocket tabs in N conversations whose answers are
 //    megabytes each; tab B stops reading its TCP socket. Tab A gets every answer whole; tab B,
 //    resumed, is disconnected by the server (never a stream with a gap) and catches up with
@@ -195,6 +196,37 @@ describe("escola: handshakes with bad tokens from one address are throttled", ()
     assert.ok(e);
     assert.equal(e.message === "nao_autorizado" || (e.message === "xhr poll error" && e.description === 429), true,
       `a forged token still does not connect: ${descrever(e)}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Story 4: a professor opening three classes at once
+
+describe("escola: a professor opens three classes of 40 at once, default limits", () => {
+  const ctx = comServidor(TRANSPORTES.websocket, LIMITES_PADRAO);
+
+  test("120 entrar_conversa emitted together are all acked; a runaway loop is still refused", async () => {
+    // 40 students, a conversation in each of three subjects (within the default send burst).
+    const conversas = [];
+    for (let i = 0; i < 40; i++) {
+      const aluno = await ctx.abrir(usuario(`aluno${i}`));
+      for (const materia of ["frações", "verbos", "células"]) {
+        conversas.push((await sucesso(aluno, "mensagem_enviada", { conteudo: materia })).conversa_id);
+      }
+    }
+    const prof = await ctx.abrir(usuario("prof"), { papel: "professor" });
+    const acks = await comPrazo(Promise.all(conversas.map((c) => ackEm(prof, "entrar_conversa", { conversa_id: c }, PRAZO))),
+      PRAZO, "the class view's joins");
+    acks.forEach((r, i) => assert.equal(r?.ok, true, `join #${i}: ${JSON.stringify(r)}`));
+    // A client caught in a loop of joins is bounded all the same.
+    let recusa = null;
+    for (let i = 0; i < 2000 && !recusa; i++) {
+      const r = await ackEm(prof, "entrar_conversa", { conversa_id: conversas[i % conversas.length] }, PRAZO);
+      if (!r.ok) recusa = r;
+    }
+    assert.ok(recusa, "a runaway loop of joins is refused at some point");
+    assert.equal(recusa.erro.codigo, "limite_excedido");
+    assert.ok(prof.connected, "refused, not disconnected");
   });
 });
 
