@@ -132,36 +132,27 @@ impl Cliente {
     /// Emits `evento` with `payload` (`None`: no argument at all, just the ack) and returns
     /// the ack's first argument.
     pub async fn emit_ack(&self, evento: &str, payload: Option<Value>) -> Value {
-        let (tx, rx) = oneshot::channel();
-        let tx = Arc::new(Mutex::new(Some(tx)));
         let dados = match payload {
             Some(v) => Payload::Text(vec![v]),
             None => Payload::Text(vec![]),
         };
-        self.c
-            .emit_with_ack(evento, dados, PRAZO, move |p, _| {
-                if let Some(tx) = tx.lock().expect("lock").take() {
-                    let _ = tx.send(argumento_do_ack(p));
-                }
-                async {}.boxed()
-            })
-            .await
-            .expect("emit");
-        tokio::time::timeout(PRAZO, rx)
-            .await
-            .unwrap_or_else(|_| panic!("no ack for {evento}"))
-            .expect("ack channel")
+        self.emitir_e_marcar(evento, dados).await.0
     }
 
     /// Emits and awaits the ack like `pedir`, also returning how many events had been
     /// received when the ack arrived: rust_socketio runs event and ack callbacks one at a
     /// time in arrival order, so events at or past that position came after the ack.
     pub async fn pedir_marcando(&self, evento: &str, payload: Value) -> (Value, usize) {
+        self.emitir_e_marcar(evento, Payload::Text(vec![payload]))
+            .await
+    }
+
+    async fn emitir_e_marcar(&self, evento: &str, dados: Payload) -> (Value, usize) {
         let (tx, rx) = oneshot::channel();
         let tx = Arc::new(Mutex::new(Some(tx)));
         let registro = self.registro.clone();
         self.c
-            .emit_with_ack(evento, payload, PRAZO, move |p, _| {
+            .emit_with_ack(evento, dados, PRAZO, move |p, _| {
                 let posicao = registro.eventos.lock().expect("lock").len();
                 if let Some(tx) = tx.lock().expect("lock").take() {
                     let _ = tx.send((argumento_do_ack(p), posicao));
