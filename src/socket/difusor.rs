@@ -45,7 +45,11 @@ impl DifusorSocketIo {
                 return;
             }
         };
-        let mut alvo = self.io.to(sala);
+        // Before the namespace exists (start-up recovery) there is no socket to tell.
+        let Some(raiz) = self.io.of("/") else {
+            return;
+        };
+        let mut alvo = raiz.to(sala);
         if let Some(exceto) = exceto {
             alvo = alvo.except(exceto);
         }
@@ -160,7 +164,10 @@ impl Difusor for DifusorSocketIo {
     }
 
     fn ressincronizar(&self, conversa_id: Uuid) {
-        for s in self.io.to(wire::sala_conversa(conversa_id)).sockets() {
+        let Some(raiz) = self.io.of("/") else {
+            return;
+        };
+        for s in raiz.to(wire::sala_conversa(conversa_id)).sockets() {
             tracing::warn!(sid = %s.id, %conversa_id, "socket missed events relayed from another process; disconnecting it");
             let _ = s.disconnect();
         }
