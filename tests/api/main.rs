@@ -5,6 +5,7 @@
 mod apoio;
 
 mod abuso;
+mod arrendamentos;
 mod autorizacao;
 mod cancelar;
 mod cli;
