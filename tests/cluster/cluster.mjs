@@ -8,7 +8,7 @@
 // Nothing is installed here: scripts/test.sh installs redis-server, nginx and postgresql-15.
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -54,10 +54,27 @@ for (const sinal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.once(sinal, () => { limparTudo(); process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 })[sinal]); });
 }
 
+const PREFIXO_DIR = /^tutor-(redis|pg|nginx|no-[a-z])-/;
+
 function dirTemporario(prefixo) {
   const d = mkdtempSync(path.join(tmpdir(), prefixo));
   diretorios.add(d);
+  // Who made it: a test process killed outright leaves it behind, and the next one sweeps it.
+  writeFileSync(path.join(d, ".dono"), String(process.pid));
   return d;
+}
+
+// The directories of test processes that were SIGKILLed (their servers died with them through
+// the parent-death signal, but nothing removed their files).
+for (const nome of readdirSync(tmpdir())) {
+  if (!PREFIXO_DIR.test(nome)) continue;
+  const d = path.join(tmpdir(), nome);
+  try {
+    const dono = Number(readFileSync(path.join(d, ".dono"), "utf8"));
+    if (dono > 0 && dono !== process.pid) {
+      try { process.kill(dono, 0); } catch (e) { if (e.code === "ESRCH") rmSync(d, { recursive: true, force: true }); }
+    }
+  } catch { /* not ours, or being made right now */ }
 }
 
 function removerDir(d) {
@@ -437,7 +454,6 @@ export async function startNginx(backends) {
   exigir(NGINX_BIN, "nginx");
   const modelo = readFileSync(MODELO_NGINX, "utf8");
   const dir = dirTemporario("tutor-nginx-");
-  // The workers run as `nobody` when we are root: they must reach the temp paths.
   chmodSync(dir, 0o755);
   const conf = path.join(dir, "nginx.conf");
   let p;
@@ -454,7 +470,8 @@ export async function startNginx(backends) {
     if (falta) throw new Error(`docs/nginx.conf has a placeholder the harness does not fill: ${falta[0]}`);
     writeFileSync(conf, texto);
     p = lancar(NGINX_BIN, ["-p", dir, "-e", path.join(dir, "error.log"), "-c", conf,
-      "-g", `daemon off; pid ${path.join(dir, "nginx.pid")};`], { cwd: dir });
+      // One process (no master and workers): the parent-death signal then takes all of nginx.
+      "-g", `daemon off; master_process off; pid ${path.join(dir, "nginx.pid")};`], { cwd: dir });
     const este = p;
     const erros = () => `${este.logs()}${(() => { try { return readFileSync(path.join(dir, "error.log"), "utf8"); } catch { return ""; } })()}`;
     try {
