@@ -158,7 +158,9 @@ async function matar(p) {
 /** Sends `sinal` to the group's leader; resolves to its exit once it ends, SIGKILL after `prazo`. */
 async function terminar(p, sinal, prazo = PRAZO) {
   if (vivo(p)) { try { process.kill(p.pid, sinal); } catch { /* gone */ } }
-  const r = await Promise.race([p.saida, esperar(prazo).then(() => null)]);
+  let t;
+  const r = await Promise.race([p.saida, new Promise((ok) => { t = setTimeout(() => ok(null), prazo); })]);
+  clearTimeout(t);
   if (r === null) await matar(p);
   else for (let i = 0; i < 100 && grupoVivo(p.pid); i++) await esperar(50);
   if (grupoVivo(p.pid)) matarGrupo(p.pid);
