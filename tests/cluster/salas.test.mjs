@@ -374,5 +374,15 @@ describe("nginx in front of the three nodes", () => {
         assert.ok(t.recebidos.some(([e, d]) => e === "mensagem_recebida" && d.mensagem.id === r2.mensagem.id), `tab ${i} got the message`);
       }
     }
+    // The WebSocket tabs really were on three nodes: nginx logs each one, with the node it
+    // went to, once it closes.
+    for (const t of ws) t.close();
+    const nos = new Set(ctx.cluster.nodes.map((n) => n.url.replace("http://", "")));
+    const servidos = () => new Set(nginx.accessLog().split("\n")
+      .filter((l) => l.includes("transport=websocket") && !l.includes("sid=") && / 101 /.test(l))
+      .map((l) => l.split(" ").find((x) => nos.has(x))));
+    const limite = Date.now() + 5000;
+    while (servidos().size < (UM_NO ? 1 : 3) && Date.now() < limite) await esperar(50);
+    assert.equal(servidos().size, UM_NO ? 1 : 3, `the WebSocket tabs went to every node:\n${nginx.accessLog()}`);
   });
 });
