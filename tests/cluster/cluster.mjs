@@ -236,6 +236,7 @@ export async function startRedis() {
   return {
     url: `redis://127.0.0.1:${porta}`,
     port: porta,
+    dir,
     get logs() { return logsAnteriores + (p?.logs() ?? ""); },
     async kill() { if (p) await matar(p); },
     async start() { await iniciar(); },
@@ -327,6 +328,7 @@ export async function startPostgres() {
   return {
     url,
     port: porta,
+    dir,
     get logs() { return logsAnteriores + (p?.logs() ?? ""); },
     /** Runs one SQL statement (as the superuser, in database `banco`); resolves to psql -At output. */
     psql,
@@ -491,6 +493,7 @@ export async function startNginx(backends) {
   return {
     url: `http://127.0.0.1:${portas[0]}`,
     urlSticky: `http://127.0.0.1:${portas[1]}`,
+    dir,
     logs: () => p.logs() + ler("error.log"),
     accessLog: () => ler("access.log"),
     async stop() {
