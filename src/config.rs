@@ -159,6 +159,11 @@ pub struct Config {
     /// by default the host's name and the process id.
     #[arg(long, env = "TUTOR_NO")]
     pub no: Option<String>,
+    /// With `REDIS_URL`: how long a process's lease on answering a conversation lasts
+    /// without renewal (it renews every third of it). When a process dies, another takes
+    /// its conversations over within this and a third more.
+    #[arg(long, env = "TUTOR_ARRENDAMENTO_MS", default_value_t = 9_000)]
+    pub arrendamento_ms: u64,
     /// Lift the caps that keep the libraries under us (Socket.IO, HTTP, SQL) from logging
     /// packets, headers and statements, which carry tokens and students' text. For
     /// debugging on a developer's machine only.
@@ -209,6 +214,10 @@ impl Config {
             self.upstream_primeiro_token_ms
                 .unwrap_or(self.upstream_timeout_ms),
         )
+    }
+
+    pub fn arrendamento(&self) -> Duration {
+        Duration::from_millis(self.arrendamento_ms.max(300))
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -14,8 +14,11 @@
 //! - [`llm`]: the streaming chat-model trait, its async-openai implementation, the demo tutor.
 //! - [`storage`]: the only code that touches `entity` and builds queries.
 //! - [`limite`]: token buckets for rates per user and per address.
+//! - [`cluster`]: several processes on one database: leases in Postgres, room events and
+//!   cancels between processes over Redis (the shared `conversation::Coordenacao`).
 //! - [`http`]: health, readiness, the demo token endpoint and the `Origin` check.
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod conversation;
 pub mod error;

@@ -19,8 +19,11 @@ use tower_http::{
 
 use crate::{
     auth::{Papel, Verificador, emitir_token},
+    cluster::Cluster,
     config::Config,
-    conversation::{Ajustes, Gerador, Limites, PROMPT_PADRAO, Salas, Servico},
+    conversation::{
+        Ajustes, Coordenacao, Difusor, Gerador, Limites, PROMPT_PADRAO, Salas, Servico, Sozinho,
+    },
     http,
     llm::{ModeloChat, ModeloOpenAi, Politica, TutorDemo},
     socket::{self, Conexoes, DifusorSocketIo, Estado},
@@ -52,10 +55,6 @@ impl Application {
         config: Config,
         modelo: Arc<dyn ModeloChat>,
     ) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            config.redis_url.is_none(),
-            "REDIS_URL is set, but this build runs a single node only; unset it"
-        );
         let db = storage::conectar(
             &config.database_url,
             Duration::from_millis(config.db_espera_ms),
@@ -90,12 +89,36 @@ impl Application {
 
         let (layer, io) = socket_io(&config);
         let salas = Arc::new(Salas::default());
-        let difusor = Arc::new(DifusorSocketIo::new(io.clone(), config.socket_buffer_bytes));
+        let local: Arc<dyn Difusor> =
+            Arc::new(DifusorSocketIo::new(io.clone(), config.socket_buffer_bytes));
+        let (difusor, coordenacao, chamados): (Arc<dyn Difusor>, Arc<dyn Coordenacao>, _) =
+            match &config.redis_url {
+                None => (local, Arc::new(Sozinho), None),
+                Some(url) => {
+                    if config.database_url.starts_with("sqlite") {
+                        tracing::warn!(
+                            "REDIS_URL with SQLite: every process must share one SQLite file on one machine; use Postgres across machines"
+                        );
+                    }
+                    let c = Cluster::conectar(
+                        url,
+                        db.clone(),
+                        &config.nome_do_no(),
+                        config.arrendamento(),
+                        salas.clone(),
+                        local,
+                    )
+                    .await
+                    .context("joining the cluster through Redis")?;
+                    (c.difusor, c.coordenacao, Some(c.chamados))
+                }
+            };
         let gerador = Arc::new(Gerador::new(
             db.clone(),
             modelo,
             difusor.clone(),
             salas.clone(),
+            coordenacao.clone(),
             Ajustes {
                 sistema: prompt_sistema(&config)?,
                 orcamento_historico: config.historico_max_caracteres,
@@ -107,11 +130,21 @@ impl Application {
             .recuperar()
             .await
             .context("recovering answers left by a previous run")?;
+        tokio::spawn(gerador.clone().vigiar());
+        if let Some(mut chamados) = chamados {
+            let g = gerador.clone();
+            tokio::spawn(async move {
+                while let Some(id) = chamados.recv().await {
+                    g.agendar(id);
+                }
+            });
+        }
         let servico = Arc::new(Servico::new(
             db.clone(),
             difusor,
             gerador.clone(),
             salas,
+            coordenacao.clone(),
             Limites {
                 mensagens_por_minuto: config.mensagens_por_minuto,
                 eventos_por_minuto: config.eventos_por_minuto,
@@ -135,7 +168,12 @@ impl Application {
             },
         );
 
-        let router = router(&config, db.clone(), http::SegredoDemo(demo_segredo)).layer(layer);
+        let prontidao = http::Prontidao {
+            db: db.clone(),
+            coordenacao,
+            gerador: gerador.clone(),
+        };
+        let router = router(&config, prontidao, http::SegredoDemo(demo_segredo)).layer(layer);
         let router = router
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(http::GuardaHandshake::new(
@@ -198,9 +236,11 @@ impl Application {
                 anyhow::bail!("the server stopped on its own");
             }
         }
+        // Still serving while answers finish: `/ready` says 503 from now on, so the balancer
+        // sends new tabs elsewhere; the queues with work left go to the other processes.
         tracing::info!("shutting down");
-        parar.cancel();
         self.gerador.encerrar(self.graca).await;
+        parar.cancel();
         // axum's graceful shutdown does not wait for upgraded sockets: close them ourselves.
         self.io.close().await;
         if tokio::time::timeout(FECHAR_HTTP, servidor).await.is_err() {
@@ -268,10 +308,10 @@ fn prompt_sistema(config: &Config) -> anyhow::Result<String> {
     }
 }
 
-fn router(config: &Config, db: Db, demo: http::SegredoDemo) -> Router {
+fn router(config: &Config, prontidao: http::Prontidao, demo: http::SegredoDemo) -> Router {
     let mut r = Router::new()
         .route("/health", get(http::health))
-        .route("/ready", get(http::ready).with_state(db))
+        .route("/ready", get(http::ready).with_state(prontidao))
         .route("/dev/token", get(http::token_demo).with_state(demo));
     if let Some(dir) = &config.static_dir {
         let index = dir.join("index.html");

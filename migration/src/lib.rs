@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_criar_conversas_e_mensagens;
 mod m20261201_000001_textos_em_bytes;
+mod m20261202_000001_arrendamentos;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_criar_conversas_e_mensagens::Migration),
             Box::new(m20261201_000001_textos_em_bytes::Migration),
+            Box::new(m20261202_000001_arrendamentos::Migration),
         ]
     }
 }

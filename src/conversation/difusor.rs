@@ -1,27 +1,26 @@
 //! What the conversation service tells the rooms. The socket layer implements it (the only
-//! code that emits); tests of the service can implement it with a recorder.
+//! code that emits); with several processes a wrapper also relays each event to the others.
+//! Emitting never waits: each method queues the event and returns, so it can run inside a
+//! room's short lock (see `sala`), in the same step as the change it reports.
 use uuid::Uuid;
 
 use super::modelo::{Conversa, Mensagem};
 
 /// The socket a request came from, opaque to the service: events it causes skip it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origem(pub String);
 
-#[async_trait::async_trait]
 pub trait Difusor: Send + Sync + 'static {
     /// To every socket of `usuario` except `exceto`.
-    async fn conversa_criada(&self, usuario: &str, conversa: &Conversa, exceto: &Origem);
+    fn conversa_criada(&self, usuario: &str, conversa: &Conversa, exceto: &Origem);
     /// To the conversation's room except `exceto`.
-    async fn mensagem_recebida(&self, mensagem: &Mensagem, exceto: &Origem);
-    async fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid);
-    async fn resposta_parcial(
-        &self,
-        conversa_id: Uuid,
-        mensagem_id: Uuid,
-        indice: u64,
-        delta: &str,
-    );
-    async fn mensagem_respondida(&self, mensagem: &Mensagem);
-    async fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str, texto: &str);
+    fn mensagem_recebida(&self, mensagem: &Mensagem, exceto: &Origem);
+    fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid);
+    fn resposta_parcial(&self, conversa_id: Uuid, mensagem_id: Uuid, indice: u64, delta: &str);
+    fn mensagem_respondida(&self, mensagem: &Mensagem);
+    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str);
+    /// This process's sockets in the conversation's room missed events (another process's
+    /// were lost on the way): they are disconnected, to catch up with `entrar_conversa` +
+    /// `apos` when they reconnect, rather than go on with a gap.
+    fn ressincronizar(&self, conversa_id: Uuid);
 }

@@ -2,6 +2,7 @@
 //! conversations, cancelling an answer, and who may do each. It knows nothing of sockets:
 //! it talks to storage functions, the model (through `Gerador`) and a `Difusor`.
 mod acesso;
+mod coordenacao;
 mod difusor;
 mod entrada;
 mod envio;
@@ -17,11 +18,12 @@ use std::{
 
 use uuid::Uuid;
 
+pub use coordenacao::{Coordenacao, Sozinho};
 pub use difusor::{Difusor, Origem};
 pub use geracao::{Ajustes, Gerador, texto_do_erro};
 pub use modelo::{Conversa, Mensagem, codigo_resposta, status};
 pub use prompt::PROMPT_PADRAO;
-pub use sala::Salas;
+pub use sala::{EmAndamento, Lacuna, Sala, Salas};
 
 use crate::limite::Limitador;
 use crate::{
@@ -68,6 +70,7 @@ pub struct Servico {
     difusor: Arc<dyn Difusor>,
     gerador: Arc<Gerador>,
     salas: Arc<Salas>,
+    coordenacao: Arc<dyn Coordenacao>,
     /// Sends per user.
     envios: Limitador,
     /// Every other event per user: looser, but bounded.
@@ -94,6 +97,10 @@ const RAJADA_ENVIOS: u32 = 5;
 const RAJADA_EVENTOS: u32 = 30;
 /// Several classes of 40 joined at once.
 const RAJADA_EVENTOS_PROFESSOR: u32 = 400;
+/// Reads of a join that found the room changing under it before it gives up.
+const TENTATIVAS_ENTRADA: u32 = 8;
+/// How long a join waits for the room to settle between two reads.
+const ESPERA_ENTRADA: Duration = Duration::from_millis(150);
 
 impl Servico {
     pub fn new(
@@ -101,6 +108,7 @@ impl Servico {
         difusor: Arc<dyn Difusor>,
         gerador: Arc<Gerador>,
         salas: Arc<Salas>,
+        coordenacao: Arc<dyn Coordenacao>,
         limites: Limites,
     ) -> Self {
         Self {
@@ -108,6 +116,7 @@ impl Servico {
             difusor,
             gerador,
             salas,
+            coordenacao,
             // A burst never exceeds the per-minute limit itself (3/min means 3, not 5).
             envios: Limitador::new(
                 limites.mensagens_por_minuto,
@@ -171,13 +180,10 @@ impl Servico {
         confirmar(Ok(&enviada));
         if enviada.conversa_nova {
             self.difusor
-                .conversa_criada(&usuario.id, &enviada.conversa, &origem)
-                .await;
+                .conversa_criada(&usuario.id, &enviada.conversa, &origem);
         }
         if !enviada.repetida {
-            self.difusor
-                .mensagem_recebida(&enviada.mensagem, &origem)
-                .await;
+            self.difusor.mensagem_recebida(&enviada.mensagem, &origem);
         }
         // Idempotent: a retry whose answer is still queued starts no second one.
         self.gerador.agendar(enviada.conversa.id);
@@ -209,24 +215,53 @@ impl Servico {
         // An `apos` that is no message id of this conversation gets the whole history.
         let apos = apos.and_then(|a| Uuid::parse_str(&a).ok());
         let sala = self.salas.sala(conversa.id);
-        let ao_vivo = sala.ao_vivo.lock().await;
-        let linhas = match storage::list_mensagens(&self.db, conversa.id, apos).await {
-            Ok(l) => l,
-            Err(e) => return juntar(Err(e.into())),
-        };
-        let mut mensagens: Vec<Mensagem> = linhas.into_iter().map(Mensagem::from).collect();
-        let em_andamento = ao_vivo.as_ref().map(|a| (a.mensagem_id, a.texto.clone()));
-        if let Some((id, texto)) = &em_andamento
-            && let Some(m) = mensagens.iter_mut().find(|m| m.id == *id)
-        {
-            m.conteudo.clone_from(texto);
+        let mut juntar = Some(juntar);
+        let mut conversa = Some(conversa);
+        for tentativa in 0..=TENTATIVAS_ENTRADA {
+            let ultima = tentativa == TENTATIVAS_ENTRADA;
+            let versao = sala.versao();
+            let linhas = match storage::list_mensagens(&self.db, sala.conversa_id, apos).await {
+                Ok(l) => l,
+                Err(e) => return (juntar.take().expect("once"))(Err(e.into())),
+            };
+            let gerando = linhas
+                .iter()
+                .rev()
+                .find(|m| m.status == status::GERANDO)
+                .map(|m| m.id);
+            let feito = sala.juntar(versao, ultima, |ao_vivo| {
+                // An answer `gerando` in the database that this process does not see stream
+                // has just started, or streams in a process we have not heard all of:
+                // read again rather than hand out a snapshot that may miss pieces.
+                if gerando.is_some() && ao_vivo.map(|a| a.mensagem_id) != gerando && !ultima {
+                    return false;
+                }
+                let mut mensagens: Vec<Mensagem> =
+                    linhas.iter().cloned().map(Mensagem::from).collect();
+                let em_andamento = ao_vivo.map(|a| (a.mensagem_id, a.texto.clone()));
+                if let Some((id, texto)) = &em_andamento
+                    && let Some(m) = mensagens.iter_mut().find(|m| m.id == *id)
+                {
+                    // The stored row may already be final while its end is on the way here:
+                    // the tab sees it streaming, then gets the end.
+                    m.conteudo.clone_from(texto);
+                    m.status = status::GERANDO.to_owned();
+                }
+                (juntar.take().expect("once"))(Ok(Entrada {
+                    conversa: conversa.take().expect("once").into(),
+                    mensagens,
+                    em_andamento,
+                }));
+                true
+            });
+            if feito.unwrap_or(false) {
+                return;
+            }
+            if gerando.is_some() {
+                self.coordenacao.pedir_estado(sala.conversa_id);
+            }
+            sala.esperar_mudanca(ESPERA_ENTRADA).await;
         }
-        juntar(Ok(Entrada {
-            conversa: conversa.into(),
-            mensagens,
-            em_andamento,
-        }));
-        drop(ao_vivo);
     }
 
     /// `sair_conversa`: only checks that the conversation is visible to the caller.
@@ -239,7 +274,8 @@ impl Servico {
         self.para_ler(usuario, id).await.map(|c| c.id)
     }
 
-    /// `cancelar_resposta`: true when an answer was streaming and is now stopped.
+    /// `cancelar_resposta`: true when an answer was streaming and is now stopped (here, or
+    /// in the process that generates it, which is asked to stop that very answer).
     pub async fn cancelar_resposta(
         &self,
         usuario: &Usuario,
@@ -247,7 +283,19 @@ impl Servico {
     ) -> Result<bool, Erro> {
         let id = parse_id("conversa_id", &conversa_id)?;
         let c = self.para_escrever(usuario, id).await?;
-        Ok(self.salas.existente(c.id).is_some_and(|s| s.cancelar()))
+        let Some(sala) = self.salas.existente(c.id) else {
+            return Ok(false);
+        };
+        if sala.cancelar(None) {
+            return Ok(true);
+        }
+        match sala.atual() {
+            Some(a) => {
+                self.coordenacao.cancelar_em_outro(c.id, a.mensagem_id);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// `listar_conversas`: the caller's own, or, for a professor, another user's.

@@ -1,7 +1,7 @@
 //! The protocol's objects, `Mensagem` and `Conversa`, as the service hands them out. They
 //! serialize to exactly the wire shape of PROTOCOL.md, so they are written once.
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::storage::{ConversaRow, MensagemRow};
@@ -10,7 +10,7 @@ fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Conversa {
     pub id: Uuid,
     pub titulo: String,
@@ -22,7 +22,7 @@ pub struct Conversa {
     pub usuario: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Mensagem {
     pub id: Uuid,
     pub conversa_id: Uuid,

@@ -1,24 +1,40 @@
-//! The live state of one conversation in this process: the answer streaming now (its text so
-//! far, next `indice`, cancel token) and whether a worker is answering its queue.
+//! What this process knows of one conversation live: the answer streaming now (its text so
+//! far and next `indice`, whether this process generates it or only relays it from another),
+//! the cancel token of an answer generated here, and whether a local worker is answering the
+//! queue.
 //!
-//! Everything that must be atomic with respect to the answer's broadcasts (a delta and its
-//! emit; a tab's join and its snapshot; the final write and the terminal event) happens while
-//! holding `ao_vivo`. The multi-process step replaces this registry with one shared through
-//! Redis; the service and the generation task only see `Salas`.
+//! Every change of the live answer and the emit that tells the room about it happen in one
+//! step under a short lock (`std::sync::Mutex`, never held across an `.await`), and so does
+//! a tab's join with its snapshot: a joining tab gets either no answer or an answer whose
+//! every later piece it receives, never a piece twice. Database and network I/O happen
+//! outside the lock; `versao` tells a join whether the room changed while it read the
+//! database, so it can read again.
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, Weak},
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::Duration,
 };
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The answer being streamed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EmAndamento {
     pub mensagem_id: Uuid,
     pub texto: String,
     pub proximo_indice: u64,
+}
+
+#[derive(Default)]
+struct Estado {
+    ao_vivo: Option<EmAndamento>,
+    /// An answer streams elsewhere, but this process missed some of it: it asked the
+    /// generating process for the whole state and waits for it.
+    incompleta: Option<Uuid>,
+    /// Counts starts, ends and restored states: a join compares it before and after its read.
+    versao: u64,
 }
 
 #[derive(Default)]
@@ -29,23 +45,185 @@ struct Trabalho {
     pendente: bool,
 }
 
+/// Why a piece from another process could not be applied.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lacuna {
+    /// A piece of an answer this process never saw start.
+    Desconhecida,
+    /// A piece out of order: some were lost on the way.
+    ForaDeOrdem,
+}
+
+/// The room changed (or its state is incomplete) between a join's read and its lock.
+#[derive(Debug)]
+pub struct Mudou;
+
 pub struct Sala {
     pub conversa_id: Uuid,
-    pub ao_vivo: tokio::sync::Mutex<Option<EmAndamento>>,
-    cancelar: Mutex<Option<CancellationToken>>,
+    estado: Mutex<Estado>,
+    mudou: Notify,
+    /// The answer generated here and its token.
+    cancelar: Mutex<Option<(Uuid, CancellationToken)>>,
     trabalho: Mutex<Trabalho>,
 }
 
-fn travar<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn travar<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded sections below never panic midway; a poisoned lock still holds valid data.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Sala {
-    /// Arms a fresh cancel token for the answer that starts now.
-    pub fn armar_cancelamento(&self) -> CancellationToken {
+    fn new(conversa_id: Uuid) -> Self {
+        Self {
+            conversa_id,
+            estado: Mutex::new(Estado::default()),
+            mudou: Notify::new(),
+            cancelar: Mutex::new(None),
+            trabalho: Mutex::new(Trabalho::default()),
+        }
+    }
+
+    fn mudar<R>(&self, f: impl FnOnce(&mut Estado) -> R) -> R {
+        let r = {
+            let mut e = travar(&self.estado);
+            e.versao += 1;
+            f(&mut e)
+        };
+        self.mudou.notify_waiters();
+        r
+    }
+
+    /// An answer starts (here or elsewhere); `emitir` tells the room in the same step.
+    pub fn iniciar(&self, mensagem_id: Uuid, emitir: impl FnOnce()) {
+        self.mudar(|e| {
+            e.ao_vivo = Some(EmAndamento {
+                mensagem_id,
+                texto: String::new(),
+                proximo_indice: 0,
+            });
+            e.incompleta = None;
+            emitir();
+        });
+    }
+
+    /// A piece of the answer generated here: `emitir` gets its id and `indice`.
+    pub fn acrescentar(&self, delta: &str, emitir: impl FnOnce(Uuid, u64)) {
+        let mut e = travar(&self.estado);
+        if let Some(a) = e.ao_vivo.as_mut() {
+            let indice = a.proximo_indice;
+            a.proximo_indice += 1;
+            a.texto.push_str(delta);
+            emitir(a.mensagem_id, indice);
+        }
+    }
+
+    /// A piece relayed from the process that generates the answer.
+    pub fn acrescentar_remoto(
+        &self,
+        mensagem_id: Uuid,
+        indice: u64,
+        delta: &str,
+        emitir: impl FnOnce(),
+    ) -> Result<(), Lacuna> {
+        let mut e = travar(&self.estado);
+        if e.incompleta == Some(mensagem_id) {
+            // Waiting for the whole state; it will hold this piece.
+            return Ok(());
+        }
+        match e.ao_vivo.as_mut() {
+            Some(a) if a.mensagem_id == mensagem_id => {
+                if indice < a.proximo_indice {
+                    return Ok(()); // already in a restored state
+                }
+                if indice > a.proximo_indice {
+                    return Err(Lacuna::ForaDeOrdem);
+                }
+                a.proximo_indice += 1;
+                a.texto.push_str(delta);
+                emitir();
+                Ok(())
+            }
+            _ => Err(Lacuna::Desconhecida),
+        }
+    }
+
+    /// This process missed part of `mensagem_id`: until `restaurar`, joins wait.
+    pub fn marcar_incompleta(&self, mensagem_id: Uuid) {
+        self.mudar(|e| {
+            e.ao_vivo = None;
+            e.incompleta = Some(mensagem_id);
+        });
+    }
+
+    /// The whole state of an answer, from the process that generates it.
+    pub fn restaurar(&self, a: EmAndamento) {
+        self.mudar(|e| {
+            let atras = match &e.ao_vivo {
+                Some(v) if v.mensagem_id == a.mensagem_id => v.proximo_indice < a.proximo_indice,
+                Some(_) => false,
+                None => e.incompleta == Some(a.mensagem_id),
+            };
+            if atras {
+                e.incompleta = None;
+                e.ao_vivo = Some(a);
+            }
+        });
+    }
+
+    /// The answer `mensagem_id` ended; `emitir` tells the room in the same step.
+    pub fn terminar(&self, mensagem_id: Uuid, emitir: impl FnOnce()) {
+        self.mudar(|e| {
+            if e.ao_vivo
+                .as_ref()
+                .is_some_and(|a| a.mensagem_id == mensagem_id)
+            {
+                e.ao_vivo = None;
+            }
+            if e.incompleta == Some(mensagem_id) {
+                e.incompleta = None;
+            }
+            emitir();
+        });
+    }
+
+    /// The answer streaming now, as far as this process knows it.
+    pub fn atual(&self) -> Option<EmAndamento> {
+        travar(&self.estado).ao_vivo.clone()
+    }
+
+    /// Runs `f` with the state of the answer generated here, if `mensagem_id` is the one.
+    pub fn com_atual<R>(&self, f: impl FnOnce(&EmAndamento) -> R) -> Option<R> {
+        travar(&self.estado).ao_vivo.as_ref().map(f)
+    }
+
+    pub fn versao(&self) -> u64 {
+        travar(&self.estado).versao
+    }
+
+    /// Runs `f` with the live answer while nothing can change it, if the room is still at
+    /// `versao` and its state is whole (or whatever it is, when `de_todo_modo`).
+    pub fn juntar<R>(
+        &self,
+        versao: u64,
+        de_todo_modo: bool,
+        f: impl FnOnce(Option<&EmAndamento>) -> R,
+    ) -> Result<R, Mudou> {
+        let e = travar(&self.estado);
+        if !de_todo_modo && (e.versao != versao || e.incompleta.is_some()) {
+            return Err(Mudou);
+        }
+        Ok(f(e.ao_vivo.as_ref()))
+    }
+
+    /// Waits until the live state changes, at most `prazo`.
+    pub async fn esperar_mudanca(&self, prazo: Duration) {
+        let _ = tokio::time::timeout(prazo, self.mudou.notified()).await;
+    }
+
+    /// Arms a fresh cancel token for the answer that starts now here.
+    pub fn armar_cancelamento(&self, mensagem_id: Uuid) -> CancellationToken {
         let t = CancellationToken::new();
-        *travar(&self.cancelar) = Some(t.clone());
+        *travar(&self.cancelar) = Some((mensagem_id, t.clone()));
         t
     }
 
@@ -53,15 +231,24 @@ impl Sala {
         *travar(&self.cancelar) = None;
     }
 
-    /// Cancels the answer streaming now, if any. A late cancel finds nothing armed and never
-    /// reaches the next answer, which gets its own token.
-    pub fn cancelar(&self) -> bool {
-        match travar(&self.cancelar).take() {
-            Some(t) => {
-                t.cancel();
+    /// The answer generated here, if any.
+    pub fn gerada_aqui(&self) -> Option<Uuid> {
+        travar(&self.cancelar).as_ref().map(|(id, _)| *id)
+    }
+
+    /// Cancels the answer generated here, if any (and if it is `mensagem_id`, when given). A
+    /// late cancel finds nothing armed and never reaches the next answer, which has its own
+    /// token and id.
+    pub fn cancelar(&self, mensagem_id: Option<Uuid>) -> bool {
+        let mut c = travar(&self.cancelar);
+        match c.as_ref() {
+            Some((id, _)) if mensagem_id.is_none_or(|m| m == *id) => {
+                if let Some((_, t)) = c.take() {
+                    t.cancel();
+                }
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -90,7 +277,7 @@ impl Sala {
         }
     }
 
-    /// The worker stops early (shutdown): the next start-up answers what is left.
+    /// The worker stops early (shutdown, or another process answers the queue).
     pub fn parar(&self) {
         travar(&self.trabalho).rodando = false;
     }
@@ -108,12 +295,7 @@ impl Salas {
         if let Some(s) = salas.get(&conversa_id).and_then(Weak::upgrade) {
             return s;
         }
-        let s = Arc::new(Sala {
-            conversa_id,
-            ao_vivo: tokio::sync::Mutex::new(None),
-            cancelar: Mutex::new(None),
-            trabalho: Mutex::new(Trabalho::default()),
-        });
+        let s = Arc::new(Sala::new(conversa_id));
         // Forget rooms nobody holds any more, so the map stays the size of what is in use.
         if salas.len() >= 1024 && salas.len().is_power_of_two() {
             salas.retain(|_, w| w.strong_count() > 0);
@@ -127,5 +309,51 @@ impl Salas {
         travar(&self.salas)
             .get(&conversa_id)
             .and_then(Weak::upgrade)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_answer_applies_in_order_and_reports_gaps() {
+        let s = Sala::new(Uuid::nil());
+        let id = Uuid::now_v7();
+        assert_eq!(
+            s.acrescentar_remoto(id, 0, "a", || {}),
+            Err(Lacuna::Desconhecida)
+        );
+        s.iniciar(id, || {});
+        s.acrescentar_remoto(id, 0, "a", || {}).expect("in order");
+        assert_eq!(
+            s.acrescentar_remoto(id, 2, "c", || {}),
+            Err(Lacuna::ForaDeOrdem)
+        );
+        s.marcar_incompleta(id);
+        assert!(s.juntar(s.versao(), false, |_| ()).is_err(), "joins wait");
+        s.restaurar(EmAndamento {
+            mensagem_id: id,
+            texto: "abc".into(),
+            proximo_indice: 3,
+        });
+        s.acrescentar_remoto(id, 2, "c", || panic!("already in the state"))
+            .expect("already in the state");
+        s.acrescentar_remoto(id, 3, "d", || {})
+            .expect("follows the state");
+        assert_eq!(s.atual().expect("live").texto, "abcd");
+    }
+
+    #[test]
+    fn a_late_cancel_never_reaches_the_next_answer() {
+        let s = Sala::new(Uuid::nil());
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let ta = s.armar_cancelamento(a);
+        s.desarmar_cancelamento();
+        let tb = s.armar_cancelamento(b);
+        assert!(!s.cancelar(Some(a)));
+        assert!(!ta.is_cancelled() && !tb.is_cancelled());
+        assert!(s.cancelar(Some(b)));
+        assert!(tb.is_cancelled());
     }
 }

@@ -5,5 +5,5 @@ mod saude;
 mod token_demo;
 
 pub use handshake::{GuardaHandshake, Orcamento, guardar_handshake};
-pub use saude::{health, ready};
+pub use saude::{Prontidao, health, ready};
 pub use token_demo::{SegredoDemo, token_demo};

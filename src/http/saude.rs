@@ -1,9 +1,13 @@
-//! `GET /health` (the process serves) and `GET /ready` (the database accepts writes).
-use std::time::Duration;
+//! `GET /health` (the process serves) and `GET /ready` (it should be sent traffic: the
+//! database accepts writes, Redis answers when configured, and it is not shutting down).
+use std::{sync::Arc, time::Duration};
 
 use axum::{extract::State, http::StatusCode};
 
-use crate::storage::{self, Db};
+use crate::{
+    conversation::{Coordenacao, Gerador},
+    storage::{self, Db},
+};
 
 pub async fn health() -> &'static str {
     "ok"
@@ -12,8 +16,23 @@ pub async fn health() -> &'static str {
 /// A probe must answer fast: a database that cannot take a write within this is not ready.
 const PRAZO: Duration = Duration::from_secs(2);
 
-pub async fn ready(State(db): State<Db>) -> (StatusCode, &'static str) {
-    let pronto = tokio::time::timeout(PRAZO, storage::aceita_escritas(&db)).await;
+/// What `/ready` looks at.
+#[derive(Clone)]
+pub struct Prontidao {
+    pub db: Db,
+    pub coordenacao: Arc<dyn Coordenacao>,
+    pub gerador: Arc<Gerador>,
+}
+
+pub async fn ready(State(p): State<Prontidao>) -> (StatusCode, &'static str) {
+    if p.gerador.parando() {
+        // First thing on SIGTERM: the balancer stops sending new tabs here.
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    if !p.coordenacao.saudavel() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable");
+    }
+    let pronto = tokio::time::timeout(PRAZO, storage::aceita_escritas(&p.db)).await;
     if pronto.unwrap_or(false) {
         (StatusCode::OK, "ready")
     } else {

@@ -17,7 +17,7 @@ use super::{
     fila::Fila,
     wire::{self, saida},
 };
-use crate::conversation::{Conversa, Difusor, Mensagem, Origem};
+use crate::conversation::{Conversa, Difusor, Mensagem, Origem, texto_do_erro};
 
 pub struct DifusorSocketIo {
     io: SocketIo,
@@ -45,7 +45,11 @@ impl DifusorSocketIo {
                 return;
             }
         };
-        let mut alvo = self.io.to(sala);
+        // Before the namespace exists (start-up recovery) there is no socket to tell.
+        let Some(raiz) = self.io.of("/") else {
+            return;
+        };
+        let mut alvo = raiz.to(sala);
         if let Some(exceto) = exceto {
             alvo = alvo.except(exceto);
         }
@@ -78,9 +82,8 @@ impl DifusorSocketIo {
     }
 }
 
-#[async_trait::async_trait]
 impl Difusor for DifusorSocketIo {
-    async fn conversa_criada(&self, usuario: &str, conversa: &Conversa, exceto: &Origem) {
+    fn conversa_criada(&self, usuario: &str, conversa: &Conversa, exceto: &Origem) {
         self.emitir(
             wire::sala_usuario(usuario),
             Some(wire::sala_socket(&exceto.0)),
@@ -89,7 +92,7 @@ impl Difusor for DifusorSocketIo {
         );
     }
 
-    async fn mensagem_recebida(&self, mensagem: &Mensagem, exceto: &Origem) {
+    fn mensagem_recebida(&self, mensagem: &Mensagem, exceto: &Origem) {
         let ev = wire::EvMensagem {
             conversa_id: mensagem.conversa_id,
             mensagem,
@@ -102,7 +105,7 @@ impl Difusor for DifusorSocketIo {
         );
     }
 
-    async fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid) {
+    fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid) {
         let ev = wire::EvRespostaIniciada {
             conversa_id,
             mensagem_id,
@@ -115,13 +118,7 @@ impl Difusor for DifusorSocketIo {
         );
     }
 
-    async fn resposta_parcial(
-        &self,
-        conversa_id: Uuid,
-        mensagem_id: Uuid,
-        indice: u64,
-        delta: &str,
-    ) {
+    fn resposta_parcial(&self, conversa_id: Uuid, mensagem_id: Uuid, indice: u64, delta: &str) {
         let ev = wire::EvRespostaParcial {
             conversa_id,
             mensagem_id,
@@ -136,7 +133,7 @@ impl Difusor for DifusorSocketIo {
         );
     }
 
-    async fn mensagem_respondida(&self, mensagem: &Mensagem) {
+    fn mensagem_respondida(&self, mensagem: &Mensagem) {
         let ev = wire::EvMensagem {
             conversa_id: mensagem.conversa_id,
             mensagem,
@@ -149,13 +146,13 @@ impl Difusor for DifusorSocketIo {
         );
     }
 
-    async fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str, texto: &str) {
+    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str) {
         let ev = wire::EvErroResposta {
             conversa_id,
             mensagem_id,
             erro: wire::ErroResposta {
                 codigo,
-                mensagem: texto,
+                mensagem: texto_do_erro(codigo),
             },
         };
         self.emitir(
@@ -164,5 +161,15 @@ impl Difusor for DifusorSocketIo {
             saida::ERRO_RESPOSTA,
             &ev,
         );
+    }
+
+    fn ressincronizar(&self, conversa_id: Uuid) {
+        let Some(raiz) = self.io.of("/") else {
+            return;
+        };
+        for s in raiz.to(wire::sala_conversa(conversa_id)).sockets() {
+            tracing::warn!(sid = %s.id, %conversa_id, "socket missed events relayed from another process; disconnecting it");
+            let _ = s.disconnect();
+        }
     }
 }

@@ -145,6 +145,20 @@ pub async fn list_gerando(db: &DatabaseConnection) -> Result<Vec<MensagemRow>, D
     Ok(linhas.into_iter().map(Into::into).collect())
 }
 
+/// The answers of one conversation still `gerando`: when the caller holds the
+/// conversation's lease and answers nothing there, they belong to a process that died.
+pub async fn list_gerando_da_conversa(
+    db: &DatabaseConnection,
+    conversa_id: Uuid,
+) -> Result<Vec<MensagemRow>, DbErr> {
+    let linhas = mensagem::Entity::find()
+        .filter(mensagem::Column::ConversaId.eq(conversa_id))
+        .filter(mensagem::Column::Status.eq("gerando"))
+        .all(db)
+        .await?;
+    Ok(linhas.into_iter().map(Into::into).collect())
+}
+
 /// Starts a tutor answer to `pergunta`, empty and `gerando`.
 pub async fn insert_resposta(
     db: &DatabaseConnection,
@@ -188,7 +202,9 @@ pub async fn salvar_parcial(
     Ok(())
 }
 
-/// The one final write of an answer: its text and terminal status.
+/// The one final write of an answer: its text and terminal status. Only an answer still
+/// `gerando` is written: `None` when it had already ended (another process took over a lease
+/// this one lost, and told the room itself).
 pub async fn finalizar_resposta(
     db: &DatabaseConnection,
     id: Uuid,
@@ -196,16 +212,20 @@ pub async fn finalizar_resposta(
     status: &str,
     erro: Option<&str>,
     agora: DateTime<Utc>,
-) -> Result<MensagemRow, DbErr> {
+) -> Result<Option<MensagemRow>, DbErr> {
     let txn = db.begin().await?;
-    mensagem::Entity::update_many()
+    let escrita = mensagem::Entity::update_many()
         .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
         .col_expr(mensagem::Column::Status, status.into())
         .col_expr(mensagem::Column::Erro, erro.map(str::to_owned).into())
         .col_expr(mensagem::Column::AtualizadaEm, agora.into())
         .filter(mensagem::Column::Id.eq(id))
+        .filter(mensagem::Column::Status.eq("gerando"))
         .exec(&txn)
         .await?;
+    if escrita.rows_affected == 0 {
+        return Ok(None);
+    }
     let m = mensagem::Entity::find()
         .filter(mensagem::Column::Id.eq(id))
         .one(&txn)
@@ -213,5 +233,5 @@ pub async fn finalizar_resposta(
         .ok_or_else(|| DbErr::RecordNotFound(format!("mensagem {id}")))?;
     tocar_conversa(&txn, m.conversa_id, agora).await?;
     txn.commit().await?;
-    Ok(m.into())
+    Ok(Some(m.into()))
 }

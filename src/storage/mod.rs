@@ -1,16 +1,23 @@
 //! Storage: the only code that imports `entity` and builds queries. Small functions taking a
 //! `&DatabaseConnection`; each write is short and never held open across a model call.
+mod arrendamentos;
 mod conexao;
 mod conversas;
 mod linhas;
 mod mensagens;
 
+pub use arrendamentos::{
+    list_arrendadas, list_arrendamentos_vencidos, renovar_arrendamentos, soltar_arrendamento,
+    tomar_arrendamento,
+};
 pub use conexao::{aceita_escritas, conectar, migrar};
-pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas};
+pub use conversas::{
+    find_conversa, insert_conversa_com_mensagem, list_conversas, list_conversas_alteradas_desde,
+};
 pub use mensagens::{
     finalizar_resposta, find_mensagem_por_id_cliente, find_proxima_sem_resposta,
     insert_mensagem_aluno, insert_resposta, list_conversas_com_pendentes, list_gerando,
-    list_mensagens, salvar_parcial,
+    list_gerando_da_conversa, list_mensagens, salvar_parcial,
 };
 
 pub use linhas::{ConversaRow, MensagemRow};

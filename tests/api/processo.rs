@@ -90,7 +90,12 @@ impl Processo {
                     log.lock().expect("lock")
                 )
             })
-            .expect("address");
+            .unwrap_or_else(|_| {
+                panic!(
+                    "exited before listening; log:\n{}",
+                    log.lock().expect("lock")
+                )
+            });
         Self {
             filho,
             url: format!("http://{addr}"),

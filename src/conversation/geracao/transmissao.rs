@@ -6,7 +6,6 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::Gerador;
 use crate::{
@@ -68,7 +67,7 @@ impl Gerador {
                 _ = cancelar.cancelled() => break Fim::Cancelada,
                 _ = self.interrompendo.cancelled() => break interrompida(),
                 _ = sleep_until(prazo), if !pendente.is_empty() => {
-                    self.publicar(sala, std::mem::take(&mut pendente)).await;
+                    self.publicar(sala, std::mem::take(&mut pendente));
                     ultimo_envio = Instant::now();
                 }
                 item = timeout_at(limite, fluxo.next()) => match item {
@@ -76,7 +75,7 @@ impl Gerador {
                         recebeu = true;
                         pendente.push_str(&texto);
                         if Instant::now() >= prazo {
-                            self.publicar(sala, std::mem::take(&mut pendente)).await;
+                            self.publicar(sala, std::mem::take(&mut pendente));
                             ultimo_envio = Instant::now();
                         }
                     }
@@ -93,40 +92,32 @@ impl Gerador {
         // Dropping the stream closes the upstream request; what was received is kept.
         drop(fluxo);
         if !pendente.is_empty() {
-            self.publicar(sala, pendente).await;
+            self.publicar(sala, pendente);
         }
         fim
     }
 
     /// Saves the text so far; a failure only costs crash recovery some text, so it is logged.
     async fn checkpoint(&self, sala: &Sala) {
-        let atual = {
-            let ao_vivo = sala.ao_vivo.lock().await;
-            ao_vivo.as_ref().map(|a| (a.mensagem_id, a.texto.clone()))
-        };
-        if let Some((id, texto)) = atual
-            && let Err(e) = storage::salvar_parcial(&self.db, id, &texto).await
+        if let Some(a) = sala.atual()
+            && let Err(e) = storage::salvar_parcial(&self.db, a.mensagem_id, &a.texto).await
         {
-            tracing::warn!(error = %e, mensagem_id = %id, "could not checkpoint an answer");
+            tracing::warn!(error = %e, mensagem_id = %a.mensagem_id, "could not checkpoint an answer");
         }
     }
 
-    /// Appends a piece to the answer and emits it, atomically with respect to joins.
-    async fn publicar(&self, sala: &Sala, delta: String) {
-        let mut ao_vivo = sala.ao_vivo.lock().await;
-        if let Some(a) = ao_vivo.as_mut() {
-            let indice = a.proximo_indice;
-            a.proximo_indice += 1;
-            a.texto.push_str(&delta);
+    /// Appends a piece to the answer and emits it, in one step with respect to joins.
+    fn publicar(&self, sala: &Sala, delta: String) {
+        sala.acrescentar(&delta, |mensagem_id, indice| {
             self.difusor
-                .resposta_parcial(sala.conversa_id, a.mensagem_id, indice, &delta)
-                .await;
-        }
+                .resposta_parcial(sala.conversa_id, mensagem_id, indice, &delta)
+        });
     }
 
-    /// The one final write and the one terminal event. Called with the room's `ao_vivo`
-    /// lock held, so a tab joining now sees either the streaming answer or the stored one.
-    pub(super) async fn finalizar(&self, conversa_id: Uuid, a: EmAndamento, fim: Fim) {
+    /// The one final write, then the one terminal event, emitted in the same step as the
+    /// room's live answer is cleared: a tab joining before that step sees the streaming
+    /// answer (and then its end), after it the stored one.
+    pub(super) async fn finalizar(&self, sala: &Sala, a: EmAndamento, fim: Fim) {
         let (st, codigo) = match &fim {
             Fim::Completa => (status::COMPLETA, None),
             Fim::Cancelada => (status::CANCELADA, None),
@@ -157,20 +148,26 @@ impl Gerador {
                 }
             }
         }
+        let conversa_id = sala.conversa_id;
+        let id = a.mensagem_id;
         match (gravada, codigo) {
-            (Some(m), None) => self.difusor.mensagem_respondida(&Mensagem::from(m)).await,
-            (Some(_), Some(codigo)) => {
-                self.difusor
-                    .erro_resposta(conversa_id, a.mensagem_id, codigo, texto_do_erro(codigo))
-                    .await
+            (Some(Some(m)), None) => {
+                let m = Mensagem::from(m);
+                sala.terminar(id, || self.difusor.mensagem_respondida(&m));
+            }
+            (Some(Some(_)), Some(codigo)) => {
+                sala.terminar(id, || self.difusor.erro_resposta(conversa_id, id, codigo));
+            }
+            (Some(None), _) => {
+                // Another process ended it (it took over a lease we lost) and told the room.
+                tracing::warn!(mensagem_id = %id, "answer already ended elsewhere; not stored again");
+                sala.terminar(id, || {});
             }
             (None, _) => {
                 // Not silently lost: the text is in the log with its id.
-                tracing::error!(mensagem_id = %a.mensagem_id, texto = %a.texto, "answer NOT stored");
+                tracing::error!(mensagem_id = %id, texto = %a.texto, "answer NOT stored");
                 let codigo = codigo_resposta::INDISPONIVEL;
-                self.difusor
-                    .erro_resposta(conversa_id, a.mensagem_id, codigo, texto_do_erro(codigo))
-                    .await
+                sala.terminar(id, || self.difusor.erro_resposta(conversa_id, id, codigo));
             }
         }
     }

@@ -1,0 +1,401 @@
+//! The answer queue and the generation task. Each conversation with unanswered student
+//! messages has one worker, owned by the conversation (not by any socket: closing every tab
+//! does not stop it), that answers them one at a time in stored order. The queue is the
+//! database itself: a student message without an answer row is pending, so a crash loses
+//! nothing and start-up simply looks again. With several processes the worker first takes
+//! the conversation's lease (`Coordenacao`), so one process answers a conversation at a time;
+//! `vigiar` renews leases and takes over those of a process that died.
+mod transmissao;
+
+use std::{
+    collections::{HashMap, HashSet},
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use chrono::Utc;
+use futures::FutureExt;
+use tokio::time::{sleep, timeout};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use uuid::Uuid;
+
+use transmissao::Fim;
+pub use transmissao::texto_do_erro;
+
+use super::{
+    coordenacao::Coordenacao,
+    difusor::Difusor,
+    modelo::{codigo_resposta, status},
+    prompt,
+    sala::{Sala, Salas},
+};
+use crate::{
+    llm::ModeloChat,
+    storage::{self, Db, MensagemRow},
+};
+
+/// Attempts of a worker's queue read before it gives up until the next kick.
+const TENTATIVAS_FILA: u32 = 5;
+/// Every this many supervisor rounds, conversations with work and no lease at all are
+/// looked for (a process that died between storing a message and taking the lease).
+const RODADAS_POR_VARREDURA: u32 = 20;
+
+pub struct Ajustes {
+    pub sistema: String,
+    pub orcamento_historico: usize,
+    /// Longest wait for the first piece of text (the request and its retries included).
+    pub timeout_primeiro_token: Duration,
+    /// Longest silence between two pieces once the answer has started.
+    pub timeout_inativo: Duration,
+}
+
+pub struct Gerador {
+    db: Db,
+    modelo: Arc<dyn ModeloChat>,
+    difusor: Arc<dyn Difusor>,
+    salas: Arc<Salas>,
+    coordenacao: Arc<dyn Coordenacao>,
+    ajustes: Ajustes,
+    tarefas: TaskTracker,
+    /// The conversations whose lease this process holds, with their rooms.
+    trabalhando: Mutex<HashMap<Uuid, Arc<Sala>>>,
+    /// Shutdown began: no new answer starts.
+    parando: CancellationToken,
+    /// The grace period is over: answers in flight end as `interrompida`.
+    interrompendo: CancellationToken,
+}
+
+impl Gerador {
+    pub fn new(
+        db: Db,
+        modelo: Arc<dyn ModeloChat>,
+        difusor: Arc<dyn Difusor>,
+        salas: Arc<Salas>,
+        coordenacao: Arc<dyn Coordenacao>,
+        ajustes: Ajustes,
+    ) -> Self {
+        Self {
+            db,
+            modelo,
+            difusor,
+            salas,
+            coordenacao,
+            ajustes,
+            tarefas: TaskTracker::new(),
+            trabalhando: Mutex::new(HashMap::new()),
+            parando: CancellationToken::new(),
+            interrompendo: CancellationToken::new(),
+        }
+    }
+
+    /// Makes sure the conversation's queue is being answered, here or by the process that
+    /// holds its lease. Cheap and idempotent.
+    pub fn agendar(self: &Arc<Self>, conversa_id: Uuid) {
+        if self.parando.is_cancelled() {
+            return;
+        }
+        let sala = self.salas.sala(conversa_id);
+        if sala.pedir_trabalho() {
+            let g = Arc::clone(self);
+            self.tarefas.spawn(async move { g.trabalhar(sala).await });
+        }
+    }
+
+    /// Shutdown has begun (`/ready` reports it): no new answer starts here.
+    pub fn parando(&self) -> bool {
+        self.parando.is_cancelled()
+    }
+
+    /// Shutdown: no new answer starts, and queues with work left are handed to the other
+    /// processes at once; answers in flight finish within `graca`, then the rest end as
+    /// `interrompida` (their rooms are told) and the final writes are waited for.
+    pub async fn encerrar(&self, graca: Duration) {
+        self.parando.cancel();
+        self.tarefas.close();
+        if timeout(graca, self.tarefas.wait()).await.is_err() {
+            tracing::warn!("grace period over; interrupting answers in flight");
+            self.interrompendo.cancel();
+            self.tarefas.wait().await;
+        }
+    }
+
+    /// Start-up of a single process after a crash: answers left `gerando` end as
+    /// `interrompida` with the text they had, and conversations with unanswered messages are
+    /// queued again. With shared leases only conversations nobody holds are taken: another
+    /// process's live answers are left alone (`vigiar` takes over what expires later).
+    pub async fn recuperar(self: &Arc<Self>) -> Result<(), sea_orm::DbErr> {
+        if self.coordenacao.intervalo().is_none() {
+            for m in storage::list_gerando(&self.db).await? {
+                tracing::warn!(mensagem_id = %m.id, "answer left generating by a previous run; ending it");
+                self.encerrar_orfa(&self.salas.sala(m.conversa_id), m)
+                    .await?;
+            }
+        }
+        self.varrer().await
+    }
+
+    /// Queues again every conversation with work (unanswered messages, answers `gerando`)
+    /// that no process holds a lease on.
+    async fn varrer(self: &Arc<Self>) -> Result<(), sea_orm::DbErr> {
+        let arrendadas: HashSet<Uuid> = if self.coordenacao.intervalo().is_some() {
+            storage::list_arrendadas(&self.db)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let mut com_trabalho: HashSet<Uuid> = storage::list_conversas_com_pendentes(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        if self.coordenacao.intervalo().is_some() {
+            com_trabalho.extend(
+                storage::list_gerando(&self.db)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.conversa_id),
+            );
+        }
+        for conversa_id in com_trabalho.difference(&arrendadas) {
+            self.agendar(*conversa_id);
+        }
+        Ok(())
+    }
+
+    /// With shared leases: renews this process's leases, stops answers whose lease was lost,
+    /// and takes over conversations whose process died. Runs until shutdown.
+    pub async fn vigiar(self: Arc<Self>) {
+        let Some(intervalo) = self.coordenacao.intervalo() else {
+            return;
+        };
+        let mut rodada = 0u32;
+        loop {
+            tokio::select! {
+                _ = self.parando.cancelled() => return,
+                _ = sleep(intervalo) => {}
+            }
+            if let Some(mantidas) = self.coordenacao.renovar().await {
+                let mantidas: HashSet<Uuid> = mantidas.into_iter().collect();
+                let perdidas: Vec<Arc<Sala>> = travar(&self.trabalhando)
+                    .iter()
+                    .filter(|(id, _)| !mantidas.contains(id))
+                    .map(|(_, s)| Arc::clone(s))
+                    .collect();
+                for sala in perdidas {
+                    // Another process took the conversation over after our lease expired
+                    // (we could not reach the database for that long) and told the room.
+                    if sala.cancelar(None) {
+                        tracing::warn!(conversa_id = %sala.conversa_id, "lease lost; stopping the answer");
+                    }
+                }
+            }
+            match self.coordenacao.abandonadas().await {
+                Ok(ids) => {
+                    for id in ids {
+                        tracing::warn!(conversa_id = %id, "lease expired; taking the conversation over");
+                        self.agendar(id);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not look for expired leases"),
+            }
+            rodada += 1;
+            if rodada.is_multiple_of(RODADAS_POR_VARREDURA)
+                && let Err(e) = self.varrer().await
+            {
+                tracing::warn!(error = %e, "could not look for conversations nobody answers");
+            }
+        }
+    }
+
+    async fn trabalhar(&self, sala: Arc<Sala>) {
+        let id = sala.conversa_id;
+        let mut falhas = 0;
+        loop {
+            if self.parando.is_cancelled() {
+                sala.parar();
+                return;
+            }
+            match self.coordenacao.tomar(id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Another process answers it, and looks again before it lets go.
+                    sala.parar();
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, conversa_id = %id, "could not take the conversation's lease");
+                    falhas += 1;
+                    if falhas >= TENTATIVAS_FILA {
+                        sala.parar();
+                        return;
+                    }
+                    sleep(Duration::from_millis(200) * 2u32.pow(falhas)).await;
+                    continue;
+                }
+            }
+            travar(&self.trabalhando).insert(id, Arc::clone(&sala));
+            let resultado = self.responder_fila(&sala).await;
+            travar(&self.trabalhando).remove(&id);
+            let deixada = self.parando.is_cancelled();
+            self.coordenacao.soltar(id, deixada).await;
+            if deixada || resultado.is_err() {
+                sala.parar();
+                return;
+            }
+            // A message stored by another process while we held the lease relies on us:
+            // look once more now that the lease is free.
+            match storage::find_proxima_sem_resposta(&self.db, id).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, conversa_id = %id, "could not look at the answer queue")
+                }
+            }
+            if sala.pode_parar() {
+                return;
+            }
+        }
+    }
+
+    /// Answers the queue while holding the lease: first ends answers a dead process left
+    /// `gerando` here, then answers every unanswered message in stored order. `Err` when the
+    /// database kept failing (the lease is let go; the supervisor or the next kick retries).
+    async fn responder_fila(&self, sala: &Arc<Sala>) -> Result<(), ()> {
+        let mut falhas = 0;
+        let mut orfas_encerradas = false;
+        loop {
+            if self.parando.is_cancelled() {
+                return Ok(());
+            }
+            if !orfas_encerradas {
+                match self.encerrar_orfas(sala).await {
+                    Ok(()) => orfas_encerradas = true,
+                    Err(e) => {
+                        tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not end answers left generating");
+                        falhas += 1;
+                    }
+                }
+            } else {
+                match storage::find_proxima_sem_resposta(&self.db, sala.conversa_id).await {
+                    Ok(Some(pergunta)) => {
+                        let resposta = AssertUnwindSafe(self.responder(sala, pergunta))
+                            .catch_unwind()
+                            .await;
+                        match resposta {
+                            Ok(Ok(())) => falhas = 0,
+                            Ok(Err(e)) => {
+                                // The answer row could not even be created: wait, then retry.
+                                tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not start an answer");
+                                falhas += 1;
+                            }
+                            Err(_) => {
+                                self.depois_de_panico(sala).await;
+                                falhas += 1;
+                            }
+                        }
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(e) => {
+                        tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not read the answer queue");
+                        falhas += 1;
+                    }
+                }
+            }
+            if falhas >= TENTATIVAS_FILA {
+                return Err(());
+            }
+            if falhas > 0 {
+                sleep(Duration::from_millis(200) * 2u32.pow(falhas)).await;
+            }
+        }
+    }
+
+    /// Holding the lease and answering nothing here, any answer still `gerando` in the
+    /// conversation belongs to a process that died: it ends `interrompida`.
+    async fn encerrar_orfas(&self, sala: &Sala) -> Result<(), sea_orm::DbErr> {
+        for m in storage::list_gerando_da_conversa(&self.db, sala.conversa_id).await? {
+            tracing::warn!(mensagem_id = %m.id, "answer left generating by a process that is gone; ending it");
+            self.encerrar_orfa(sala, m).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends one orphaned answer with the most text known of it: what this process relayed to
+    /// its tabs, or the last checkpoint.
+    async fn encerrar_orfa(&self, sala: &Sala, m: MensagemRow) -> Result<(), sea_orm::DbErr> {
+        let texto = match sala.atual() {
+            Some(a) if a.mensagem_id == m.id && a.texto.len() > m.conteudo.len() => a.texto,
+            _ => m.conteudo,
+        };
+        let codigo = codigo_resposta::INTERROMPIDA;
+        let gravada = storage::finalizar_resposta(
+            &self.db,
+            m.id,
+            &texto,
+            status::ERRO,
+            Some(codigo),
+            Utc::now(),
+        )
+        .await?;
+        if gravada.is_some() {
+            sala.terminar(m.id, || {
+                self.difusor.erro_resposta(m.conversa_id, m.id, codigo)
+            });
+        }
+        Ok(())
+    }
+
+    /// A panic in the generation ends that answer only: it is stored as `erro` with its text,
+    /// the room is told, and the worker goes on with the queue.
+    async fn depois_de_panico(&self, sala: &Sala) {
+        tracing::error!(conversa_id = %sala.conversa_id, "answer generation panicked");
+        let gerada = sala.gerada_aqui();
+        sala.desarmar_cancelamento();
+        if let Some(a) = sala.atual().filter(|a| Some(a.mensagem_id) == gerada) {
+            let fim = Fim::Erro {
+                codigo: codigo_resposta::INTERROMPIDA,
+                causa: "panic".into(),
+            };
+            self.finalizar(sala, a, fim).await;
+        }
+    }
+
+    /// Generates and stores the answer to `pergunta`, streaming it to the room.
+    async fn responder(&self, sala: &Sala, pergunta: MensagemRow) -> Result<(), sea_orm::DbErr> {
+        let resposta =
+            storage::insert_resposta(&self.db, &pergunta, Uuid::now_v7(), Utc::now()).await?;
+        let cancelar = sala.armar_cancelamento(resposta.id);
+        // Live state and `resposta_iniciada` in one step with respect to joins: a joining tab
+        // sees either no answer yet or an answer it gets every piece of.
+        sala.iniciar(resposta.id, || {
+            self.difusor
+                .resposta_iniciada(sala.conversa_id, resposta.id)
+        });
+        let fim = match storage::list_mensagens(&self.db, sala.conversa_id, None).await {
+            Ok(historico) => {
+                let linhas = prompt::montar(
+                    &self.ajustes.sistema,
+                    &historico,
+                    &pergunta,
+                    self.ajustes.orcamento_historico,
+                );
+                self.transmitir(sala, linhas, &cancelar).await
+            }
+            Err(e) => Fim::Erro {
+                codigo: codigo_resposta::INDISPONIVEL,
+                causa: e.to_string(),
+            },
+        };
+        sala.desarmar_cancelamento();
+        if let Some(a) = sala.atual().filter(|a| a.mensagem_id == resposta.id) {
+            self.finalizar(sala, a, fim).await;
+        }
+        Ok(())
+    }
+}
+
+fn travar<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
