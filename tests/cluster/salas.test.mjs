@@ -74,12 +74,40 @@ async function abrirEm(url, sub, transporte) {
   return s;
 }
 
+/**
+ * Joins `t` to `c` after `fim`, an answer that another tab already saw end. A node learns of
+ * the end of an answer generated elsewhere through Redis, a moment after the generating node's
+ * own tabs: a join in that moment may still list it `gerando` (with the snapshot), and the tab
+ * then gets its end. Waits for that end, checks it is `fim` and the text adds up, and resolves
+ * to the join's ack.
+ */
+async function entrarDepoisDoFim(t, c, fim) {
+  const h = await sucesso(t, "entrar_conversa", { conversa_id: c });
+  const listada = h.mensagens.find((m) => m.id === fim.id);
+  assert.ok(listada, `the answer ${fim.id} is listed on ${t.no}`);
+  if (listada.status === "gerando") {
+    assert.equal(h.resposta_em_andamento?.mensagem_id, fim.id, `on ${t.no}: listed gerando, so it is the answer in progress`);
+    assert.deepEqual(await respondida(t, c, fim.id), fim, `on ${t.no} the end follows the join`);
+    assert.equal(h.resposta_em_andamento.conteudo + parciais(t, fim.id).map((p) => p.delta).join(""), fim.conteudo,
+      `on ${t.no}: the snapshot and the rest add up`);
+  } else {
+    assert.deepEqual(listada, fim, `on ${t.no} the stored answer`);
+  }
+  return h;
+}
+
+/** Index in `s.recebidos` after which the tab has joined `c` and seen every answer before `fim` end. */
+function depoisDaEntrada(s, fim) {
+  return Math.max(posicao(s, (e) => e === "ack:entrar_conversa"),
+    posicao(s, (e, d) => e === "mensagem_respondida" && d.mensagem.id === fim.id)) + 1;
+}
+
 /** Creates a conversation from `a` with one answered message; the others join it. Resolves to its id. */
 async function conversaCom(a, outros, primeira) {
   const r = await sucesso(a, "mensagem_enviada", { conteudo: primeira });
   const c = r.conversa_id;
-  await respondida(a, c, await iniciada(a, c, 1));
-  for (const t of outros) await sucesso(t, "entrar_conversa", { conversa_id: c });
+  const fim = await respondida(a, c, await iniciada(a, c, 1));
+  for (const t of outros) await entrarDepoisDoFim(t, c, fim);
   return c;
 }
 
@@ -99,10 +127,10 @@ for (const [nome, transporte] of Object.entries(TRANSPORTES)) {
         const criada = await waitFor(t, "conversa_criada", (d) => d.conversa?.id === conversa);
         assert.equal(criada.conversa.titulo, "frações equivalentes", `conversa_criada on ${t.no}`);
       }
-      await respondida(a, conversa, await iniciada(a, conversa, 1));
+      const primeiraResposta = await respondida(a, conversa, await iniciada(a, conversa, 1));
       for (const t of [b, c]) {
-        const h = await sucesso(t, "entrar_conversa", { conversa_id: conversa });
-        assert.deepEqual(h.mensagens.map((m) => [m.papel, m.status]), [["aluno", "completa"], ["tutor", "completa"]]);
+        const h = await entrarDepoisDoFim(t, conversa, primeiraResposta);
+        assert.deepEqual(h.mensagens.map((m) => [m.papel, m.id]), [["aluno", r1.mensagem.id], ["tutor", primeiraResposta.id]]);
       }
 
       const partes = ["Olá\u0000", " 🙂 fração", "\u0000\u0000", " 👩🏽‍🏫 é", " parte", " de 🧮", " um\u0000todo", " 🇧🇷", " fim\u0000"];
@@ -128,7 +156,7 @@ for (const [nome, transporte] of Object.entries(TRANSPORTES)) {
       assert.deepEqual(sequencia(depoisDe(a, (e, d) => e === "ack:mensagem_enviada" && d.mensagem?.id === r2.mensagem.id)), resposta,
         "the sender: its ack, then the answer (no mensagem_recebida of its own message)");
       for (const t of [b, c]) {
-        const depois = depoisDe(t, (e) => e === "ack:entrar_conversa");
+        const depois = t.recebidos.slice(depoisDaEntrada(t, primeiraResposta));
         assert.deepEqual(sequencia(depois), ["mensagem_recebida", ...resposta], `on ${t.no}: the message, then the answer`);
         assert.deepEqual(daSala(depois, conversa)[0][1], { conversa_id: conversa, mensagem: r2.mensagem },
           `mensagem_recebida on ${t.no} is the stored message, byte-exact`);
@@ -357,8 +385,8 @@ describe("nginx in front of the three nodes", () => {
     for (const t of todas.filter((t) => t !== polling)) {
       await waitFor(t, "conversa_criada", (d) => d.conversa?.id === conversa);
     }
-    await respondida(polling, conversa, await iniciada(polling, conversa, 1));
-    for (const t of todas.filter((t) => t !== polling)) await sucesso(t, "entrar_conversa", { conversa_id: conversa });
+    const primeira = await respondida(polling, conversa, await iniciada(polling, conversa, 1));
+    for (const t of todas.filter((t) => t !== polling)) await entrarDepoisDoFim(t, conversa, primeira);
 
     const partes = Array.from({ length: 15 }, (_, i) => `pedaço ${i} 🙂\u0000 `);
     ctx.cluster.upstream.roteiro({ partes, atraso: 20 });
