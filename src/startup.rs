@@ -135,7 +135,7 @@ impl Application {
             let g = gerador.clone();
             tokio::spawn(async move {
                 while let Some(id) = chamados.recv().await {
-                    g.agendar(id);
+                    g.assumir(id);
                 }
             });
         }

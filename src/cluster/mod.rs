@@ -122,6 +122,10 @@ impl Coordenacao for Cluster {
         }
     }
 
+    fn ceder(&self, conversa_id: Uuid) {
+        self.barramento.enviar(Aviso::Liberada { conversa_id });
+    }
+
     async fn renovar(&self) -> Option<Vec<Uuid>> {
         match storage::renovar_arrendamentos(&self.db, &self.dono, self.ate()).await {
             Ok(mantidas) => Some(mantidas),

@@ -21,6 +21,9 @@ pub trait Coordenacao: Send + Sync + 'static {
     /// Gives the lease back. `para_outro`: this process stops with work left in the queue,
     /// and another should take it now rather than after the lease would have expired.
     async fn soltar(&self, conversa_id: Uuid, para_outro: bool);
+    /// This process is stopping and starts no answer: another should answer the
+    /// conversation (a message was just stored here).
+    fn ceder(&self, conversa_id: Uuid);
     /// Extends this process's leases; returns the conversations it still holds, or `None`
     /// when leases are not shared (nothing can be lost).
     async fn renovar(&self) -> Option<Vec<Uuid>>;

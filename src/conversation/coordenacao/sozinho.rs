@@ -16,6 +16,8 @@ impl Coordenacao for Sozinho {
         Ok(true)
     }
     async fn soltar(&self, _: Uuid, _: bool) {}
+    /// The next start answers it: the queue is the database.
+    fn ceder(&self, _: Uuid) {}
     async fn renovar(&self) -> Option<Vec<Uuid>> {
         None
     }

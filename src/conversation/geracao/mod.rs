@@ -93,12 +93,21 @@ impl Gerador {
     /// holds its lease. Cheap and idempotent.
     pub fn agendar(self: &Arc<Self>, conversa_id: Uuid) {
         if self.parando.is_cancelled() {
+            self.coordenacao.ceder(conversa_id);
             return;
         }
         let sala = self.salas.sala(conversa_id);
         if sala.pedir_trabalho() {
             let g = Arc::clone(self);
             self.tarefas.spawn(async move { g.trabalhar(sala).await });
+        }
+    }
+
+    /// Another (stopping) process let go of the conversation: answer it here, unless this
+    /// process is stopping too (the conversation then waits for a process that is not).
+    pub fn assumir(self: &Arc<Self>, conversa_id: Uuid) {
+        if !self.parando.is_cancelled() {
+            self.agendar(conversa_id);
         }
     }
 
