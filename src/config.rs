@@ -159,6 +159,12 @@ pub struct Config {
     /// by default the host's name and the process id.
     #[arg(long, env = "TUTOR_NO")]
     pub no: Option<String>,
+    /// Comma-separated addresses of the balancers in front (e.g. nginx): for a request from
+    /// one of them, the handshake budget is charged to the client its `X-Forwarded-For`
+    /// names. Empty: the header is ignored (anyone could write it).
+    #[arg(long, env = "TUTOR_PROXIES_CONFIAVEIS", value_delimiter = ',')]
+    pub proxies_confiaveis: Vec<std::net::IpAddr>,
+
     /// With `REDIS_URL`: how long a process's lease on answering a conversation lasts
     /// without renewal (it renews every third of it). When a process dies, another takes
     /// its conversations over within this and a third more.

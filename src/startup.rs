@@ -157,6 +157,7 @@ impl Application {
             config.handshakes_por_segundo,
             config.handshakes_rajada,
             config.sessoes_por_segundo,
+            config.proxies_confiaveis.clone(),
         ));
         socket::register(
             &io,

@@ -10,6 +10,11 @@
 //! ([`Orcamento::devolver`]). Forged or expired tokens and sessions opened and left
 //! half-open are what use it up. The process as a whole takes only so many new sessions
 //! per second, whoever asks.
+//!
+//! Behind a balancer every session comes from the balancer's address: with
+//! `TUTOR_PROXIES_CONFIAVEIS` naming it, the address charged is the client's as the balancer
+//! reports it in `X-Forwarded-For` (the rightmost entry that is not itself a trusted proxy;
+//! what a client writes there itself is to the left of it and never trusted).
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
@@ -18,7 +23,7 @@ use std::{
 use axum::{
     body::Body,
     extract::{ConnectInfo, Request, State},
-    http::{HeaderValue, StatusCode, header::ORIGIN},
+    http::{HeaderMap, HeaderValue, StatusCode, header::ORIGIN},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -29,6 +34,8 @@ use crate::limite::Limitador;
 pub struct Orcamento {
     por_endereco: Limitador,
     global: Limitador,
+    /// Balancers whose `X-Forwarded-For` tells the client's address.
+    proxies: Vec<IpAddr>,
 }
 
 /// The key of the process-wide bucket.
@@ -36,14 +43,44 @@ const GLOBAL: &str = "";
 
 impl Orcamento {
     /// `0` for either rate: no limit of that kind.
-    pub fn new(por_endereco_por_segundo: u32, rajada: u32, global_por_segundo: u32) -> Self {
+    pub fn new(
+        por_endereco_por_segundo: u32,
+        rajada: u32,
+        global_por_segundo: u32,
+        proxies: Vec<IpAddr>,
+    ) -> Self {
         Self {
+            proxies,
             por_endereco: Limitador::new(por_endereco_por_segundo.saturating_mul(60), rajada),
             global: Limitador::new(
                 global_por_segundo.saturating_mul(60),
                 global_por_segundo.saturating_mul(2),
             ),
         }
+    }
+
+    /// The address a request is charged to: its peer, or, when the peer is a trusted proxy,
+    /// the client it forwarded for.
+    pub fn endereco(&self, par: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.proxies.contains(&par) {
+            return par;
+        }
+        let encaminhados = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        for e in encaminhados.iter().rev() {
+            match e.parse::<IpAddr>() {
+                Ok(ip) if self.proxies.contains(&ip) => continue,
+                Ok(ip) => return ip,
+                // Garbage where an address should be: trust nothing further left.
+                Err(_) => return par,
+            }
+        }
+        par
     }
 
     /// Charges a new session; `Err(ms)` says when to retry.
@@ -100,8 +137,9 @@ pub async fn guardar_handshake(
         .unwrap_or("")
         .split('&')
         .any(|p| p.starts_with("sid="));
-    if nova_sessao && let Err(ms) = guarda.orcamento.cobrar(par.ip()) {
-        tracing::debug!(peer = %par.ip(), "too many new sessions; refused");
+    let cliente = guarda.orcamento.endereco(par.ip(), req.headers());
+    if nova_sessao && let Err(ms) = guarda.orcamento.cobrar(cliente) {
+        tracing::debug!(peer = %cliente, "too many new sessions; refused");
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many connections").into_response();
         if let Ok(v) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
             r.headers_mut().insert("retry-after", v);
@@ -109,4 +147,35 @@ pub async fn guardar_handshake(
         return r;
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn com(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).expect("value"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let proxy: IpAddr = "10.0.0.9".parse().expect("ip");
+        let o = Orcamento::new(1, 1, 1, vec![proxy]);
+        let cliente: IpAddr = "203.0.113.7".parse().expect("ip");
+        assert_eq!(o.endereco(proxy, &com(&["203.0.113.7"])), cliente);
+        // A client's own header is to the left of what the proxy appended.
+        assert_eq!(o.endereco(proxy, &com(&["1.2.3.4, 203.0.113.7"])), cliente);
+        assert_eq!(
+            o.endereco(proxy, &com(&["1.2.3.4", "203.0.113.7, 10.0.0.9"])),
+            cliente
+        );
+        assert_eq!(o.endereco(proxy, &com(&[])), proxy, "no header: the proxy");
+        assert_eq!(o.endereco(proxy, &com(&["lixo"])), proxy);
+        // From anyone else the header is ignored.
+        assert_eq!(o.endereco(cliente, &com(&["1.2.3.4"])), cliente);
+    }
 }

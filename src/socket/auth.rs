@@ -46,8 +46,11 @@ pub async fn autenticar(
         return Err(Recusa::LimiteExcedido);
     };
     // Authenticated: this session owes its address's handshake budget nothing.
-    if let Some(ConnectInfo(par)) = s.req_parts().extensions.get::<ConnectInfo<SocketAddr>>() {
-        estado.orcamento.devolver(par.ip());
+    let partes = s.req_parts();
+    if let Some(ConnectInfo(par)) = partes.extensions.get::<ConnectInfo<SocketAddr>>() {
+        estado
+            .orcamento
+            .devolver(estado.orcamento.endereco(par.ip(), &partes.headers));
     }
     s.extensions.insert(vaga);
     s.extensions.insert(usuario.clone());

@@ -124,6 +124,62 @@ async fn one_address_cannot_leave_sessions_half_open_without_bound() {
     assert!(estados.contains(&429), "{estados:?}");
 }
 
+/// Statuses of `n` new polling sessions whose request says it was forwarded for `cliente`.
+async fn abrir_sessoes_por(url: &str, cliente: &str, n: usize) -> Vec<u16> {
+    let http = reqwest::Client::new();
+    let mut estados = Vec::new();
+    for _ in 0..n {
+        let r = http
+            .get(handshake(url))
+            .header("X-Forwarded-For", cliente)
+            .send()
+            .await
+            .expect("get");
+        estados.push(r.status().as_u16());
+    }
+    estados
+}
+
+#[tokio::test]
+async fn behind_a_trusted_balancer_each_client_has_its_own_budget_and_a_forged_header_is_ignored() {
+    // The test talks from 127.0.0.1, playing the balancer.
+    let atras = spawn_app_with(|a| {
+        definir(a, "--handshakes-por-segundo", "1");
+        definir(a, "--handshakes-rajada", "3");
+        definir(a, "--proxies-confiaveis", "127.0.0.1");
+    })
+    .await;
+    let gasto = abrir_sessoes_por(&atras.url, "198.51.100.1", 5).await;
+    assert!(
+        gasto.contains(&429),
+        "one client spends its own budget: {gasto:?}"
+    );
+    let outro = abrir_sessoes_por(&atras.url, "198.51.100.2", 3).await;
+    assert_eq!(
+        outro,
+        [200, 200, 200],
+        "another client behind the same balancer still gets in"
+    );
+    // A client cannot pick its address: what it wrote is left of what the balancer appended.
+    let forjado = abrir_sessoes_por(&atras.url, "198.51.100.3, 198.51.100.1", 1).await;
+    assert_eq!(forjado, [429], "charged to the address the balancer saw");
+
+    // Without the setting nobody's header is believed: every session is the peer's.
+    let direto = spawn_app_with(|a| {
+        definir(a, "--handshakes-por-segundo", "1");
+        definir(a, "--handshakes-rajada", "3");
+    })
+    .await;
+    let mut estados = Vec::new();
+    for i in 0..5 {
+        estados.extend(abrir_sessoes_por(&direto.url, &format!("198.51.100.{i}"), 1).await);
+    }
+    assert!(
+        estados.contains(&429),
+        "a header from an untrusted peer changes nothing: {estados:?}"
+    );
+}
+
 #[tokio::test]
 async fn forged_tokens_use_up_an_address_budget_but_students_there_do_not() {
     let app = spawn_app_with(|a| {
