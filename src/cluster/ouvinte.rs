@@ -194,3 +194,154 @@ impl Ouvinte for Retransmissor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::{Conversa, Mensagem, Origem};
+
+    /// Records what would have been emitted to this process's sockets.
+    #[derive(Default)]
+    struct Gravador(Mutex<Vec<String>>);
+
+    impl Gravador {
+        fn tirar(&self) -> Vec<String> {
+            std::mem::take(&mut *travar(&self.0))
+        }
+        fn gravar(&self, s: String) {
+            travar(&self.0).push(s);
+        }
+    }
+
+    impl Difusor for Gravador {
+        fn conversa_criada(&self, u: &str, _: &Conversa, _: &Origem) {
+            self.gravar(format!("criada {u}"));
+        }
+        fn mensagem_recebida(&self, m: &Mensagem, _: &Origem) {
+            self.gravar(format!("recebida {}", m.conteudo));
+        }
+        fn resposta_iniciada(&self, _: Uuid, _: Uuid) {
+            self.gravar("iniciada".into());
+        }
+        fn resposta_parcial(&self, _: Uuid, _: Uuid, indice: u64, delta: &str) {
+            self.gravar(format!("parcial {indice} {delta}"));
+        }
+        fn mensagem_respondida(&self, m: &Mensagem) {
+            self.gravar(format!("respondida {}", m.conteudo));
+        }
+        fn erro_resposta(&self, _: Uuid, _: Uuid, codigo: &str) {
+            self.gravar(format!("erro {codigo}"));
+        }
+        fn ressincronizar(&self, _: Uuid) {
+            self.gravar("ressincronizar".into());
+        }
+    }
+
+    async fn retransmissor() -> (Arc<Retransmissor>, Arc<Gravador>, Arc<Salas>) {
+        let db = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("sqlite in memory");
+        let gravador = Arc::new(Gravador::default());
+        let salas = Arc::new(Salas::default());
+        let (a_agendar, _) = mpsc::unbounded_channel();
+        let r = Arc::new(Retransmissor {
+            db,
+            salas: salas.clone(),
+            local: gravador.clone(),
+            barramento: OnceLock::new(),
+            vivas: Mutex::new(HashMap::new()),
+            a_agendar,
+        });
+        (r, gravador, salas)
+    }
+
+    fn parcial(c: Uuid, m: Uuid, indice: u64, delta: &str) -> Aviso {
+        Aviso::RespostaParcial {
+            conversa_id: c,
+            mensagem_id: m,
+            indice,
+            delta: delta.into(),
+        }
+    }
+
+    fn texto_ao_entrar(salas: &Salas, c: Uuid) -> Option<Option<String>> {
+        let s = salas.sala(c);
+        s.juntar(s.versao(), false, |a| a.map(|a| a.texto.clone()))
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn a_relayed_answer_reaches_local_tabs_and_joins_in_order_and_a_gap_resyncs() {
+        let (r, g, salas) = retransmissor().await;
+        let (c, m) = (Uuid::now_v7(), Uuid::now_v7());
+        r.ouvir(Aviso::RespostaIniciada {
+            conversa_id: c,
+            mensagem_id: m,
+        })
+        .await;
+        r.ouvir(parcial(c, m, 0, "a")).await;
+        r.ouvir(parcial(c, m, 1, "b")).await;
+        assert_eq!(g.tirar(), ["iniciada", "parcial 0 a", "parcial 1 b"]);
+        assert_eq!(texto_ao_entrar(&salas, c), Some(Some("ab".into())));
+
+        // Piece 2 was lost on the way: the tabs here are resynced, joins wait for the state.
+        r.ouvir(parcial(c, m, 3, "d")).await;
+        assert_eq!(g.tirar(), ["ressincronizar"]);
+        assert_eq!(texto_ao_entrar(&salas, c), None, "a join waits");
+        r.ouvir(parcial(c, m, 4, "e")).await;
+        r.ouvir(Aviso::Estado {
+            conversa_id: c,
+            mensagem_id: m,
+            texto: "abcde".into(),
+            proximo_indice: 5,
+        })
+        .await;
+        assert_eq!(texto_ao_entrar(&salas, c), Some(Some("abcde".into())));
+        r.ouvir(parcial(c, m, 4, "e")).await;
+        r.ouvir(parcial(c, m, 5, "f")).await;
+        assert_eq!(g.tirar(), ["parcial 5 f"], "nothing twice after the state");
+
+        let agora = chrono::Utc::now();
+        r.ouvir(Aviso::MensagemRespondida {
+            mensagem: Mensagem {
+                id: m,
+                conversa_id: c,
+                papel: "tutor".into(),
+                conteudo: "abcdef".into(),
+                status: status::COMPLETA.into(),
+                criada_em: agora,
+                id_cliente: None,
+                responde_a: None,
+            },
+        })
+        .await;
+        assert_eq!(g.tirar(), ["respondida abcdef"]);
+        assert_eq!(
+            texto_ao_entrar(&salas, c),
+            Some(None),
+            "no answer streaming"
+        );
+        assert!(travar(&r.vivas).is_empty(), "the room is let go");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_from_another_process_stops_only_the_answer_it_names() {
+        let (r, _, salas) = retransmissor().await;
+        let c = Uuid::now_v7();
+        let sala = salas.sala(c);
+        let (antiga, atual) = (Uuid::now_v7(), Uuid::now_v7());
+        let token = sala.armar_cancelamento(atual);
+        r.ouvir(Aviso::Cancelar {
+            conversa_id: c,
+            mensagem_id: antiga,
+        })
+        .await;
+        assert!(!token.is_cancelled(), "a late cancel of an earlier answer");
+        r.ouvir(Aviso::Cancelar {
+            conversa_id: c,
+            mensagem_id: atual,
+        })
+        .await;
+        assert!(token.is_cancelled());
+    }
+}
