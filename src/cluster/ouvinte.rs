@@ -79,9 +79,17 @@ impl Ouvinte for Retransmissor {
             Aviso::RespostaIniciada {
                 conversa_id,
                 mensagem_id,
-            } => self.viva(conversa_id).iniciar(mensagem_id, || {
-                local.resposta_iniciada(conversa_id, mensagem_id)
-            }),
+            } => {
+                let sala = self.viva(conversa_id);
+                if sala.gerada_aqui().is_some() {
+                    // Late news of an answer that ended before ours started (the lease
+                    // passed to us first): the tabs hear it, our answer's state stays.
+                    return local.resposta_iniciada(conversa_id, mensagem_id);
+                }
+                sala.iniciar(mensagem_id, || {
+                    local.resposta_iniciada(conversa_id, mensagem_id)
+                })
+            }
             Aviso::RespostaParcial {
                 conversa_id,
                 mensagem_id,
@@ -89,6 +97,9 @@ impl Ouvinte for Retransmissor {
                 delta,
             } => {
                 let sala = self.viva(conversa_id);
+                if sala.gerada_aqui().is_some_and(|aqui| aqui != mensagem_id) {
+                    return local.resposta_parcial(conversa_id, mensagem_id, indice, &delta);
+                }
                 let aplicado = sala.acrescentar_remoto(mensagem_id, indice, &delta, || {
                     local.resposta_parcial(conversa_id, mensagem_id, indice, &delta)
                 });
@@ -145,11 +156,16 @@ impl Ouvinte for Retransmissor {
                 mensagem_id,
                 texto,
                 proximo_indice,
-            } => self.viva(conversa_id).restaurar(EmAndamento {
-                mensagem_id,
-                texto,
-                proximo_indice,
-            }),
+            } => {
+                let sala = self.viva(conversa_id);
+                if sala.gerada_aqui().is_none() {
+                    sala.restaurar(EmAndamento {
+                        mensagem_id,
+                        texto,
+                        proximo_indice,
+                    });
+                }
+            }
             Aviso::Liberada { conversa_id } => {
                 let _ = self.a_agendar.send(conversa_id);
             }
@@ -322,6 +338,31 @@ mod tests {
             "no answer streaming"
         );
         assert!(travar(&r.vivas).is_empty(), "the room is let go");
+    }
+
+    #[tokio::test]
+    async fn late_pieces_of_an_earlier_answer_never_touch_the_answer_generated_here() {
+        let (r, g, salas) = retransmissor().await;
+        let c = Uuid::now_v7();
+        let (antiga, nossa) = (Uuid::now_v7(), Uuid::now_v7());
+        let sala = salas.sala(c);
+        // The lease passed to us before the other process's last pieces reached us.
+        sala.armar_cancelamento(nossa);
+        sala.iniciar(nossa, || {});
+        sala.acrescentar("x", |_, _| {});
+        r.ouvir(Aviso::RespostaIniciada {
+            conversa_id: c,
+            mensagem_id: antiga,
+        })
+        .await;
+        r.ouvir(parcial(c, antiga, 7, "velho")).await;
+        assert_eq!(
+            g.tirar(),
+            ["iniciada", "parcial 7 velho"],
+            "the tabs still hear them"
+        );
+        let a = sala.atual().expect("ours streams");
+        assert_eq!((a.mensagem_id, a.texto.as_str()), (nossa, "x"));
     }
 
     #[tokio::test]
