@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{aviso::Aviso, barramento::Barramento};
+use super::{aviso::Aviso, barramento::Barramento, tocadas::Tocadas};
 use crate::conversation::{Conversa, Difusor, Mensagem, Origem};
 
 pub struct DifusorCluster {
     pub(super) local: Arc<dyn Difusor>,
     pub(super) barramento: Arc<Barramento>,
+    pub(super) tocadas: Arc<Tocadas>,
 }
 
 impl Difusor for DifusorCluster {
@@ -26,6 +27,7 @@ impl Difusor for DifusorCluster {
     }
 
     fn mensagem_recebida(&self, mensagem: &Mensagem, exceto: &Origem) {
+        self.tocadas.tocar(mensagem.id);
         self.local.mensagem_recebida(mensagem, exceto);
         self.barramento.enviar(Aviso::MensagemRecebida {
             mensagem: mensagem.clone(),
@@ -34,6 +36,7 @@ impl Difusor for DifusorCluster {
     }
 
     fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid) {
+        self.tocadas.tocar(mensagem_id);
         self.local.resposta_iniciada(conversa_id, mensagem_id);
         self.barramento.enviar(Aviso::RespostaIniciada {
             conversa_id,
@@ -53,6 +56,7 @@ impl Difusor for DifusorCluster {
     }
 
     fn mensagem_respondida(&self, mensagem: &Mensagem) {
+        self.tocadas.tocar(mensagem.id);
         self.local.mensagem_respondida(mensagem);
         self.barramento.enviar(Aviso::MensagemRespondida {
             mensagem: mensagem.clone(),
@@ -60,6 +64,7 @@ impl Difusor for DifusorCluster {
     }
 
     fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str) {
+        self.tocadas.tocar(mensagem_id);
         self.local.erro_resposta(conversa_id, mensagem_id, codigo);
         self.barramento.enviar(Aviso::ErroResposta {
             conversa_id,

@@ -8,6 +8,7 @@ mod aviso;
 mod barramento;
 mod difusor;
 mod ouvinte;
+mod tocadas;
 
 use std::{
     collections::HashMap,
@@ -27,6 +28,7 @@ use aviso::Aviso;
 use barramento::Barramento;
 pub use difusor::DifusorCluster;
 use ouvinte::Retransmissor;
+use tocadas::Tocadas;
 
 /// The channel every process of one deployment shares.
 const CANAL: &str = "tutor:avisos";
@@ -60,6 +62,7 @@ impl Cluster {
     ) -> anyhow::Result<Partes> {
         let dono = format!("{no}/{}", &Uuid::new_v4().simple().to_string()[..8]);
         let (a_agendar, chamados) = mpsc::unbounded_channel();
+        let tocadas = Arc::new(Tocadas::default());
         let retransmissor = Arc::new(Retransmissor {
             db: db.clone(),
             salas,
@@ -67,6 +70,7 @@ impl Cluster {
             barramento: OnceLock::new(),
             vivas: Mutex::new(HashMap::new()),
             a_agendar,
+            tocadas: tocadas.clone(),
         });
         let barramento = Arc::new(
             Barramento::conectar(url, CANAL.to_owned(), dono.clone(), retransmissor.clone())
@@ -77,6 +81,7 @@ impl Cluster {
         let difusor = Arc::new(DifusorCluster {
             local,
             barramento: barramento.clone(),
+            tocadas,
         });
         Ok(Partes {
             coordenacao: Arc::new(Self {

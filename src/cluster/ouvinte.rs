@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::{
     aviso::Aviso,
     barramento::{Barramento, Ouvinte},
+    tocadas::{RETENCAO, Tocadas},
 };
 use crate::{
     conversation::{Difusor, EmAndamento, Sala, Salas, status},
@@ -32,6 +33,8 @@ pub struct Retransmissor {
     pub(super) vivas: Mutex<HashMap<Uuid, Arc<Sala>>>,
     /// Conversations a stopping process let go of: the worker here takes them.
     pub(super) a_agendar: mpsc::UnboundedSender<Uuid>,
+    /// What this process told its own tabs.
+    pub(super) tocadas: Arc<Tocadas>,
 }
 
 fn travar<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -172,9 +175,12 @@ impl Ouvinte for Retransmissor {
         }
     }
 
-    /// Avisos published while the channel was down never arrive: the answers relayed here
-    /// are checked against the database (ended ones are dropped, live ones asked for again),
-    /// and this process's tabs in every conversation that changed meanwhile are resynced.
+    /// Avisos published while the channel was down never arrive. Answers relayed here are
+    /// checked against the database (ended ones are dropped; live ones are asked for again
+    /// and their rooms' tabs resynced, having missed pieces); and the tabs in every
+    /// conversation changed meanwhile by another process are resynced. A conversation only
+    /// this process changed (its students sent here, its answers were generated here) keeps
+    /// its tabs: they missed nothing.
     async fn reconectado(&self, perdido_em: DateTime<Utc>) {
         // Publishes fail a little before a listener notices the loss.
         let desde = perdido_em - chrono::Duration::seconds(2);
@@ -193,20 +199,29 @@ impl Ouvinte for Retransmissor {
                 .unwrap_or(true);
             if ainda {
                 sala.marcar_incompleta(a.mensagem_id);
+                self.local.ressincronizar(conversa_id);
                 self.enviar(Aviso::PedirEstado { conversa_id });
             } else {
                 self.terminar(conversa_id, a.mensagem_id, || {});
             }
         }
-        match storage::list_conversas_alteradas_desde(&self.db, desde).await {
-            Ok(ids) => {
-                for id in ids {
-                    self.local.ressincronizar(id);
-                }
-            }
+        let lembra = Utc::now() - desde < chrono::Duration::from_std(RETENCAO).unwrap_or_default();
+        let alteradas = match storage::list_mensagens_alteradas_desde(&self.db, desde).await {
+            Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, "could not tell which conversations changed while Redis was away")
+                tracing::warn!(error = %e, "could not tell which conversations changed while Redis was away");
+                return;
             }
+        };
+        let mut ressincronizar: Vec<Uuid> = alteradas
+            .into_iter()
+            .filter(|(mensagem_id, _)| !(lembra && self.tocadas.tocada(mensagem_id)))
+            .map(|(_, conversa_id)| conversa_id)
+            .collect();
+        ressincronizar.sort_unstable();
+        ressincronizar.dedup();
+        for id in ressincronizar {
+            self.local.ressincronizar(id);
         }
     }
 }
@@ -267,6 +282,7 @@ mod tests {
             barramento: OnceLock::new(),
             vivas: Mutex::new(HashMap::new()),
             a_agendar,
+            tocadas: Arc::new(Tocadas::default()),
         });
         (r, gravador, salas)
     }

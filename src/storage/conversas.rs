@@ -61,17 +61,3 @@ pub async fn insert_conversa_com_mensagem(
     txn.commit().await?;
     Ok((conversa.into(), mensagem.into()))
 }
-
-/// Conversations changed (a message stored, an answer ended) since `desde`.
-pub async fn list_conversas_alteradas_desde(
-    db: &DatabaseConnection,
-    desde: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<uuid::Uuid>, DbErr> {
-    conversa::Entity::find()
-        .select_only()
-        .column(conversa::Column::Id)
-        .filter(conversa::Column::AtualizadaEm.gte(desde))
-        .into_tuple()
-        .all(db)
-        .await
-}

@@ -235,3 +235,25 @@ pub async fn finalizar_resposta(
     txn.commit().await?;
     Ok(Some(m.into()))
 }
+
+/// Messages (with their conversation) written or ended since `desde`: what a process that
+/// could not hear the others for that long may have missed.
+pub async fn list_mensagens_alteradas_desde(
+    db: &DatabaseConnection,
+    desde: DateTime<Utc>,
+) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
+    let conversas = Query::select()
+        .column(conversa::Column::Id)
+        .from(conversa::Entity)
+        .and_where(conversa::Column::AtualizadaEm.gte(desde))
+        .to_owned();
+    mensagem::Entity::find()
+        .select_only()
+        .column(mensagem::Column::Id)
+        .column(mensagem::Column::ConversaId)
+        .filter(mensagem::Column::ConversaId.in_subquery(conversas))
+        .filter(mensagem::Column::AtualizadaEm.gte(desde))
+        .into_tuple()
+        .all(db)
+        .await
+}

@@ -11,13 +11,11 @@ pub use arrendamentos::{
     tomar_arrendamento,
 };
 pub use conexao::{aceita_escritas, conectar, migrar};
-pub use conversas::{
-    find_conversa, insert_conversa_com_mensagem, list_conversas, list_conversas_alteradas_desde,
-};
+pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas};
 pub use mensagens::{
     finalizar_resposta, find_mensagem_por_id_cliente, find_proxima_sem_resposta,
     insert_mensagem_aluno, insert_resposta, list_conversas_com_pendentes, list_gerando,
-    list_gerando_da_conversa, list_mensagens, salvar_parcial,
+    list_gerando_da_conversa, list_mensagens, list_mensagens_alteradas_desde, salvar_parcial,
 };
 
 pub use linhas::{ConversaRow, MensagemRow};
