@@ -17,7 +17,7 @@ use redis::{
     Client,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::aviso::{Aviso, Envelope};
 
@@ -35,9 +35,16 @@ pub trait Ouvinte: Send + Sync + 'static {
     async fn reconectado(&self, perdido_em: chrono::DateTime<chrono::Utc>);
 }
 
+/// What the publishing task is handed, in order.
+enum Saida {
+    Aviso(Vec<u8>),
+    /// Everything queued before this is sent (or failed): tell the sender.
+    Esvaziar(oneshot::Sender<()>),
+}
+
 pub struct Barramento {
     de: String,
-    fila: mpsc::UnboundedSender<Vec<u8>>,
+    fila: mpsc::UnboundedSender<Saida>,
     publicando: Arc<AtomicBool>,
     ouvindo: Arc<AtomicBool>,
 }
@@ -89,9 +96,21 @@ impl Barramento {
         };
         match serde_json::to_vec(&envelope) {
             Ok(b) => {
-                let _ = self.fila.send(b);
+                let _ = self.fila.send(Saida::Aviso(b));
             }
             Err(e) => tracing::error!(error = %e, "aviso does not serialize"),
+        }
+    }
+
+    /// Waits (at most a few seconds) until what was queued so far has been published: a
+    /// stopping process's last avisos (the conversations it hands over) must leave before
+    /// it exits.
+    pub async fn esvaziar(&self) {
+        let (pronto, esperar) = oneshot::channel();
+        if self.fila.send(Saida::Esvaziar(pronto)).is_ok()
+            && tokio::time::timeout(PRAZO * 3, esperar).await.is_err()
+        {
+            tracing::warn!("the last avisos may not have reached Redis");
         }
     }
 
@@ -104,33 +123,44 @@ impl Barramento {
 async fn publicar(
     mut conexao: ConnectionManager,
     canal: String,
-    mut recebidos: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut recebidos: mpsc::UnboundedReceiver<Saida>,
     publicando: Arc<AtomicBool>,
 ) {
     let mut lote = Vec::with_capacity(LOTE);
     let mut perdidos = 0u64;
     while recebidos.recv_many(&mut lote, LOTE).await > 0 {
         let mut pipe = redis::pipe();
-        for m in lote.drain(..) {
-            pipe.cmd("PUBLISH").arg(&canal).arg(m).ignore();
+        let mut avisados = Vec::new();
+        for saida in lote.drain(..) {
+            match saida {
+                Saida::Aviso(m) => {
+                    pipe.cmd("PUBLISH").arg(&canal).arg(m).ignore();
+                }
+                Saida::Esvaziar(pronto) => avisados.push(pronto),
+            }
         }
-        match pipe.query_async::<()>(&mut conexao).await {
-            Ok(()) => {
-                if perdidos > 0 {
-                    tracing::info!(perdidos, "publishing to Redis again");
-                    perdidos = 0;
+        if pipe.cmd_iter().next().is_some() {
+            match pipe.query_async::<()>(&mut conexao).await {
+                Ok(()) => {
+                    if perdidos > 0 {
+                        tracing::info!(perdidos, "publishing to Redis again");
+                        perdidos = 0;
+                    }
+                    publicando.store(true, Ordering::Relaxed);
                 }
-                publicando.store(true, Ordering::Relaxed);
-            }
-            Err(e) => {
-                // Our own tabs already got these events; the other processes' tabs resync
-                // when their channel comes back (`Ouvinte::reconectado`).
-                if perdidos == 0 {
-                    tracing::warn!(error = %e, "could not publish to Redis; other processes miss events");
+                Err(e) => {
+                    // Our own tabs already got these events; the other processes' tabs
+                    // resync when their channel comes back (`Ouvinte::reconectado`).
+                    if perdidos == 0 {
+                        tracing::warn!(error = %e, "could not publish to Redis; other processes miss events");
+                    }
+                    perdidos += 1;
+                    publicando.store(false, Ordering::Relaxed);
                 }
-                perdidos += 1;
-                publicando.store(false, Ordering::Relaxed);
             }
+        }
+        for pronto in avisados {
+            let _ = pronto.send(());
         }
     }
 }

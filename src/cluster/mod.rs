@@ -118,13 +118,22 @@ impl Coordenacao for Cluster {
     }
 
     async fn soltar(&self, conversa_id: Uuid, para_outro: bool) {
-        if let Err(e) = storage::soltar_arrendamento(&self.db, conversa_id, &self.dono).await {
+        let solta = if para_outro {
+            storage::vencer_arrendamento(&self.db, conversa_id, &self.dono).await
+        } else {
+            storage::soltar_arrendamento(&self.db, conversa_id, &self.dono).await
+        };
+        if let Err(e) = solta {
             // It expires by itself; another process takes it over then.
             tracing::warn!(error = %e, %conversa_id, "could not give a lease back");
         }
         if para_outro {
             self.barramento.enviar(Aviso::Liberada { conversa_id });
         }
+    }
+
+    async fn encerrar(&self) {
+        self.barramento.esvaziar().await;
     }
 
     fn ceder(&self, conversa_id: Uuid) {

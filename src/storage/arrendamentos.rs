@@ -76,6 +76,21 @@ pub async fn soltar_arrendamento(
     Ok(())
 }
 
+/// Leaves `dono`'s lease expired: any process may take the conversation now.
+pub async fn vencer_arrendamento(
+    db: &DatabaseConnection,
+    conversa_id: Uuid,
+    dono: &str,
+) -> Result<(), DbErr> {
+    arrendamento::Entity::update_many()
+        .col_expr(arrendamento::Column::ExpiraEm, 0i64.into())
+        .filter(arrendamento::Column::ConversaId.eq(conversa_id))
+        .filter(arrendamento::Column::Dono.eq(dono))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Conversations whose lease expired before `agora`: their process died (or lost the database
 /// for longer than a lease).
 pub async fn list_arrendamentos_vencidos(

@@ -8,7 +8,7 @@ mod mensagens;
 
 pub use arrendamentos::{
     list_arrendadas, list_arrendamentos_vencidos, renovar_arrendamentos, soltar_arrendamento,
-    tomar_arrendamento,
+    tomar_arrendamento, vencer_arrendamento,
 };
 pub use conexao::{aceita_escritas, conectar, migrar};
 pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas};

@@ -331,3 +331,66 @@ async fn a_final_write_that_keeps_failing_is_reported_and_the_text_is_in_the_log
         "{linha}"
     );
 }
+
+#[tokio::test]
+async fn a_queue_given_up_while_the_database_failed_is_answered_once_it_is_back() {
+    let db = Banco::novo().await;
+    let upstream = FakeUpstream::start().await;
+    let portao = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    upstream.roteiro(Roteiro::Portao {
+        pedacos: vec!["primeira resposta".into()],
+        portao: portao.clone(),
+    });
+    upstream.roteiro(Roteiro::texto(&["segunda ", "resposta"]));
+    let p = Processo::iniciar(&db, &upstream, &[("TUTOR_DB_ESPERA_MS", "100")]).await;
+    let a = p.cliente("ana").await;
+    let ack = TestApp::enviar(&a, json!({ "conteudo": "primeira" })).await;
+    let conversa = id_conversa(&ack);
+    a.esperar("resposta_iniciada", |_| true).await;
+    // Stored and acked, queued behind the streaming answer.
+    TestApp::enviar(
+        &a,
+        json!({ "conversa_id": conversa, "conteudo": "segunda" }),
+    )
+    .await;
+
+    // The database refuses writes from the moment the first answer ends until the worker
+    // has given the queue up.
+    let trava = banco::travar_escritas(&db.url).await;
+    portao.add_permits(1);
+    let desistiu = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let log = p.log.lock().expect("lock").clone();
+            let falhas = log.matches("could not start an answer").count()
+                + log.matches("could not read the answer queue").count();
+            if falhas >= 5 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        desistiu.is_ok(),
+        "the worker kept failing: {}",
+        p.log.lock().expect("lock")
+    );
+    trava.soltar().await;
+
+    // Nobody sends again: the process retries the queue by itself. The first answer, left
+    // `gerando` when its final write failed, is ended first.
+    let fim = a
+        .esperar("mensagem_respondida", |v| v["conversa_id"] == conversa)
+        .await;
+    assert_eq!(fim["mensagem"]["conteudo"], "segunda resposta");
+    let h = a
+        .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
+        .await;
+    let estados: Vec<&str> = h["mensagens"]
+        .as_array()
+        .expect("m")
+        .iter()
+        .map(|m| m["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(estados, ["completa", "erro", "completa", "completa"], "{h}");
+}

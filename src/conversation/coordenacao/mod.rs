@@ -19,7 +19,9 @@ pub trait Coordenacao: Send + Sync + 'static {
     /// process holds it (that process looks at the queue again before it lets go).
     async fn tomar(&self, conversa_id: Uuid) -> Result<bool, DbErr>;
     /// Gives the lease back. `para_outro`: this process stops with work left in the queue,
-    /// and another should take it now rather than after the lease would have expired.
+    /// and another should take it now rather than after the lease would have expired (the
+    /// lease is left expired, so a process that misses the word still takes it within one
+    /// renewal interval).
     async fn soltar(&self, conversa_id: Uuid, para_outro: bool);
     /// This process is stopping and starts no answer: another should answer the
     /// conversation (a message was just stored here).
@@ -34,6 +36,8 @@ pub trait Coordenacao: Send + Sync + 'static {
     /// This process's view of the conversation's live answer is behind: asks the process
     /// that generates it for its whole state (it arrives in order with the answer's pieces).
     fn pedir_estado(&self, conversa_id: Uuid);
+    /// The process stops: what it still has to tell the others leaves now.
+    async fn encerrar(&self);
     /// How often leases are renewed and abandoned conversations looked for; `None`: never.
     fn intervalo(&self) -> Option<Duration>;
     /// Whether what this implementation depends on (Redis) answers: `/ready` reports it.

@@ -26,6 +26,7 @@ impl Coordenacao for Sozinho {
     }
     fn cancelar_em_outro(&self, _: Uuid, _: Uuid) {}
     fn pedir_estado(&self, _: Uuid) {}
+    async fn encerrar(&self) {}
     fn intervalo(&self) -> Option<Duration> {
         None
     }

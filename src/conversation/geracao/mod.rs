@@ -35,11 +35,14 @@ use crate::{
     storage::{self, Db, MensagemRow},
 };
 
-/// Attempts of a worker's queue read before it gives up until the next kick.
+/// Attempts of a worker's queue read before it gives up (`vigiar` retries it a little later).
 const TENTATIVAS_FILA: u32 = 5;
-/// Every this many supervisor rounds, conversations with work and no lease at all are
-/// looked for (a process that died between storing a message and taking the lease).
-const RODADAS_POR_VARREDURA: u32 = 20;
+/// Every this many supervisor rounds (about 5 minutes with the default lease), conversations
+/// with work and no lease at all are looked for: a process that died between storing a
+/// message and taking the lease. It reads every unanswered message, so it stays rare.
+const RODADAS_POR_VARREDURA: u32 = 100;
+/// How often a single process retries the queues its workers gave up on.
+const INTERVALO_SOZINHO: Duration = Duration::from_secs(3);
 
 pub struct Ajustes {
     pub sistema: String,
@@ -60,6 +63,8 @@ pub struct Gerador {
     tarefas: TaskTracker,
     /// The conversations whose lease this process holds, with their rooms.
     trabalhando: Mutex<HashMap<Uuid, Arc<Sala>>>,
+    /// Queues whose worker gave up (the database kept failing): retried by `vigiar`.
+    adiadas: Mutex<HashSet<Uuid>>,
     /// Shutdown began: no new answer starts.
     parando: CancellationToken,
     /// The grace period is over: answers in flight end as `interrompida`.
@@ -84,6 +89,7 @@ impl Gerador {
             ajustes,
             tarefas: TaskTracker::new(),
             trabalhando: Mutex::new(HashMap::new()),
+            adiadas: Mutex::new(HashSet::new()),
             parando: CancellationToken::new(),
             interrompendo: CancellationToken::new(),
         }
@@ -127,6 +133,7 @@ impl Gerador {
             self.interrompendo.cancel();
             self.tarefas.wait().await;
         }
+        self.coordenacao.encerrar().await;
     }
 
     /// Start-up of a single process after a crash: answers left `gerando` end as
@@ -173,17 +180,24 @@ impl Gerador {
         Ok(())
     }
 
-    /// With shared leases: renews this process's leases, stops answers whose lease was lost,
-    /// and takes over conversations whose process died. Runs until shutdown.
+    /// Retries the queues whose worker gave up; with shared leases also renews this
+    /// process's leases, stops answers whose lease was lost, and takes over conversations
+    /// whose process died. Runs until shutdown.
     pub async fn vigiar(self: Arc<Self>) {
-        let Some(intervalo) = self.coordenacao.intervalo() else {
-            return;
-        };
+        let compartilhada = self.coordenacao.intervalo().is_some();
+        let intervalo = self.coordenacao.intervalo().unwrap_or(INTERVALO_SOZINHO);
         let mut rodada = 0u32;
         loop {
             tokio::select! {
                 _ = self.parando.cancelled() => return,
                 _ = sleep(intervalo) => {}
+            }
+            let adiadas: Vec<Uuid> = travar(&self.adiadas).drain().collect();
+            for id in adiadas {
+                self.agendar(id);
+            }
+            if !compartilhada {
+                continue;
             }
             if let Some(mantidas) = self.coordenacao.renovar().await {
                 let mantidas: HashSet<Uuid> = mantidas.into_iter().collect();
@@ -237,7 +251,7 @@ impl Gerador {
                     tracing::error!(error = %e, conversa_id = %id, "could not take the conversation's lease");
                     falhas += 1;
                     if falhas >= TENTATIVAS_FILA {
-                        sala.parar();
+                        self.adiar(&sala);
                         return;
                     }
                     sleep(Duration::from_millis(200) * 2u32.pow(falhas)).await;
@@ -249,8 +263,12 @@ impl Gerador {
             travar(&self.trabalhando).remove(&id);
             let deixada = self.parando.is_cancelled();
             self.coordenacao.soltar(id, deixada).await;
-            if deixada || resultado.is_err() {
+            if deixada {
                 sala.parar();
+                return;
+            }
+            if resultado.is_err() {
+                self.adiar(&sala);
                 return;
             }
             // A message stored by another process while we held the lease relies on us:
@@ -266,6 +284,12 @@ impl Gerador {
                 return;
             }
         }
+    }
+
+    /// The database kept failing: the worker stops, and `vigiar` tries the queue again.
+    fn adiar(&self, sala: &Sala) {
+        sala.parar();
+        travar(&self.adiadas).insert(sala.conversa_id);
     }
 
     /// Answers the queue while holding the lease: first ends answers a dead process left
