@@ -23,7 +23,7 @@ pub use difusor::{Difusor, Origem};
 pub use geracao::{Ajustes, Gerador, texto_do_erro};
 pub use modelo::{Conversa, Mensagem, codigo_resposta, status};
 pub use prompt::PROMPT_PADRAO;
-pub use sala::{EmAndamento, Lacuna, Sala, Salas};
+pub use sala::{EmAndamento, Sala, Salas};
 
 use crate::limite::Limitador;
 use crate::{

@@ -96,17 +96,23 @@ fn handshake(url: &str) -> String {
 
 /// The statuses of `n` new polling sessions opened back to back (and left half-open).
 async fn abrir_sessoes(url: &str, n: usize) -> Vec<u16> {
+    sessoes(url, None, n).await
+}
+
+/// The same, each request saying it was forwarded for `cliente` (`X-Forwarded-For`).
+async fn abrir_sessoes_por(url: &str, cliente: &str, n: usize) -> Vec<u16> {
+    sessoes(url, Some(cliente), n).await
+}
+
+async fn sessoes(url: &str, encaminhado_por: Option<&str>, n: usize) -> Vec<u16> {
     let http = reqwest::Client::new();
     let mut estados = Vec::new();
     for _ in 0..n {
-        estados.push(
-            http.get(handshake(url))
-                .send()
-                .await
-                .expect("get")
-                .status()
-                .as_u16(),
-        );
+        let mut pedido = http.get(handshake(url));
+        if let Some(cliente) = encaminhado_por {
+            pedido = pedido.header("X-Forwarded-For", cliente);
+        }
+        estados.push(pedido.send().await.expect("get").status().as_u16());
     }
     estados
 }
@@ -122,22 +128,6 @@ async fn one_address_cannot_leave_sessions_half_open_without_bound() {
     let estados = abrir_sessoes(&app.url, 8).await;
     assert!(estados[..4].iter().all(|s| *s == 200), "{estados:?}");
     assert!(estados.contains(&429), "{estados:?}");
-}
-
-/// Statuses of `n` new polling sessions whose request says it was forwarded for `cliente`.
-async fn abrir_sessoes_por(url: &str, cliente: &str, n: usize) -> Vec<u16> {
-    let http = reqwest::Client::new();
-    let mut estados = Vec::new();
-    for _ in 0..n {
-        let r = http
-            .get(handshake(url))
-            .header("X-Forwarded-For", cliente)
-            .send()
-            .await
-            .expect("get");
-        estados.push(r.status().as_u16());
-    }
-    estados
 }
 
 #[tokio::test]
