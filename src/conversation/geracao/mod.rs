@@ -271,13 +271,16 @@ impl Gerador {
                 self.adiar(&sala);
                 return;
             }
-            // A message stored by another process while we held the lease relies on us:
-            // look once more now that the lease is free.
-            match storage::find_proxima_sem_resposta(&self.db, id).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, conversa_id = %id, "could not look at the answer queue")
+            // With shared leases, a message stored by another process while we held the
+            // lease relies on us: look once more now that the lease is free. (In one process
+            // the `pendente` flag below covers it without a query.)
+            if self.coordenacao.intervalo().is_some() {
+                match storage::find_proxima_sem_resposta(&self.db, id).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, conversa_id = %id, "could not look at the answer queue")
+                    }
                 }
             }
             if sala.pode_parar() {
