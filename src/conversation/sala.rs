@@ -191,7 +191,7 @@ impl Sala {
         travar(&self.estado).ao_vivo.clone()
     }
 
-    /// Runs `f` with the state of the answer generated here, if `mensagem_id` is the one.
+    /// Runs `f` with the live answer, if any, while nothing can change it.
     pub fn com_atual<R>(&self, f: impl FnOnce(&EmAndamento) -> R) -> Option<R> {
         travar(&self.estado).ao_vivo.as_ref().map(f)
     }

@@ -141,7 +141,7 @@ impl Gerador {
     /// queued again. With shared leases only conversations nobody holds are taken: another
     /// process's live answers are left alone (`vigiar` takes over what expires later).
     pub async fn recuperar(self: &Arc<Self>) -> Result<(), sea_orm::DbErr> {
-        if self.coordenacao.intervalo().is_none() {
+        if !self.compartilhada() {
             for m in storage::list_gerando(&self.db).await? {
                 tracing::warn!(mensagem_id = %m.id, "answer left generating by a previous run; ending it");
                 self.encerrar_orfa(&self.salas.sala(m.conversa_id), m)
@@ -154,25 +154,21 @@ impl Gerador {
     /// Queues again every conversation with work (unanswered messages, answers `gerando`)
     /// that no process holds a lease on.
     async fn varrer(self: &Arc<Self>) -> Result<(), sea_orm::DbErr> {
-        let arrendadas: HashSet<Uuid> = if self.coordenacao.intervalo().is_some() {
-            storage::list_arrendadas(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        } else {
-            HashSet::new()
-        };
         let mut com_trabalho: HashSet<Uuid> = storage::list_conversas_com_pendentes(&self.db)
             .await?
             .into_iter()
             .collect();
-        if self.coordenacao.intervalo().is_some() {
+        let mut arrendadas = HashSet::new();
+        if self.compartilhada() {
+            // One process ended every answer left `gerando` before this; here they may be
+            // another process's, live under its lease, or a dead one's.
             com_trabalho.extend(
                 storage::list_gerando(&self.db)
                     .await?
                     .into_iter()
                     .map(|m| m.conversa_id),
             );
+            arrendadas.extend(storage::list_arrendadas(&self.db).await?);
         }
         for conversa_id in com_trabalho.difference(&arrendadas) {
             self.agendar(*conversa_id);
@@ -180,11 +176,16 @@ impl Gerador {
         Ok(())
     }
 
+    /// Leases are shared with other processes (`REDIS_URL`).
+    fn compartilhada(&self) -> bool {
+        self.coordenacao.intervalo().is_some()
+    }
+
     /// Retries the queues whose worker gave up; with shared leases also renews this
     /// process's leases, stops answers whose lease was lost, and takes over conversations
     /// whose process died. Runs until shutdown.
     pub async fn vigiar(self: Arc<Self>) {
-        let compartilhada = self.coordenacao.intervalo().is_some();
+        let compartilhada = self.compartilhada();
         let intervalo = self.coordenacao.intervalo().unwrap_or(INTERVALO_SOZINHO);
         let mut rodada = 0u32;
         loop {
@@ -274,7 +275,7 @@ impl Gerador {
             // With shared leases, a message stored by another process while we held the
             // lease relies on us: look once more now that the lease is free. (In one process
             // the `pendente` flag below covers it without a query.)
-            if self.coordenacao.intervalo().is_some() {
+            if self.compartilhada() {
                 match storage::find_proxima_sem_resposta(&self.db, id).await {
                     Ok(Some(_)) => continue,
                     Ok(None) => {}
