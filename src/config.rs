@@ -176,6 +176,12 @@ pub struct Config {
     #[arg(long, env = "TUTOR_LOG_INSEGURO", default_value_t = false)]
     pub log_inseguro: bool,
 
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>` (401 otherwise);
+    /// unset, it is served to anyone who can reach the port (counts only: no label holds a
+    /// user, a conversation or a text).
+    #[arg(long, env = "TUTOR_METRICAS_TOKEN", hide_env_values = true)]
+    pub metricas_token: Option<SecretString>,
+
     /// Pause between the pieces the demo tutor streams.
     #[arg(long, env = "TUTOR_DEMO_ATRASO_MS", default_value_t = 40)]
     pub demo_atraso_ms: u64,

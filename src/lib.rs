@@ -16,7 +16,8 @@
 //! - [`limite`]: token buckets for rates per user and per address.
 //! - [`cluster`]: several processes on one database: leases in Postgres, room events and
 //!   cancels between processes over Redis (the shared `conversation::Coordenacao`).
-//! - [`http`]: health, readiness, the demo token endpoint and the `Origin` check.
+//! - [`http`]: health, readiness, metrics, the demo token endpoint and the `Origin` check.
+//! - [`metricas`]: the metrics one running server counts (its own registry, no global).
 pub mod auth;
 pub mod cluster;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod http;
 pub mod limite;
 pub mod llm;
+pub mod metricas;
 pub mod socket;
 pub mod startup;
 pub mod storage;

@@ -26,6 +26,7 @@ use crate::{
     },
     http,
     llm::{ModeloChat, ModeloOpenAi, Politica, TutorDemo},
+    metricas::Metricas,
     socket::{self, Conexoes, DifusorSocketIo, Estado},
     storage::{self, Db},
 };
@@ -87,10 +88,15 @@ impl Application {
             .is_none()
             .then(|| Arc::new(segredo.clone()));
 
+        // This server's own registry: several servers may run in one process (tests).
+        let metricas = Arc::new(Metricas::new());
         let (layer, io) = socket_io(&config);
         let salas = Arc::new(Salas::default());
-        let local: Arc<dyn Difusor> =
-            Arc::new(DifusorSocketIo::new(io.clone(), config.socket_buffer_bytes));
+        let local: Arc<dyn Difusor> = Arc::new(DifusorSocketIo::new(
+            io.clone(),
+            config.socket_buffer_bytes,
+            metricas.clone(),
+        ));
         let (difusor, coordenacao, chamados): (Arc<dyn Difusor>, Arc<dyn Coordenacao>, _) =
             match &config.redis_url {
                 None => (local, Arc::new(Sozinho), None),
@@ -166,6 +172,7 @@ impl Application {
                 servico,
                 verificador: Arc::new(Verificador::new(segredo.expose_secret())),
                 conexoes: Conexoes::new(config.max_sockets_por_usuario),
+                metricas: metricas.clone(),
             },
         );
 
@@ -174,12 +181,24 @@ impl Application {
             coordenacao,
             gerador: gerador.clone(),
         };
-        let router = router(&config, prontidao, http::SegredoDemo(demo_segredo)).layer(layer);
+        let exposicao = http::Exposicao {
+            metricas: metricas.clone(),
+            io: io.clone(),
+            token: token_metricas(&config)?,
+        };
+        let router = router(
+            &config,
+            prontidao,
+            exposicao,
+            http::SegredoDemo(demo_segredo),
+        )
+        .layer(layer);
         let router = router
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(http::GuardaHandshake::new(
                     config.cors_origins.clone(),
                     orcamento,
+                    metricas,
                 )),
                 http::guardar_handshake,
             ))
@@ -309,10 +328,30 @@ fn prompt_sistema(config: &Config) -> anyhow::Result<String> {
     }
 }
 
-fn router(config: &Config, prontidao: http::Prontidao, demo: http::SegredoDemo) -> Router {
+/// `TUTOR_METRICAS_TOKEN`, refused when blank: an empty bearer would protect nothing.
+fn token_metricas(config: &Config) -> anyhow::Result<Option<Arc<SecretString>>> {
+    match &config.metricas_token {
+        None => {
+            tracing::info!("TUTOR_METRICAS_TOKEN is not set: GET /metrics is open (counts only)");
+            Ok(None)
+        }
+        Some(t) if t.expose_secret().trim().is_empty() => {
+            anyhow::bail!("TUTOR_METRICAS_TOKEN is set but blank")
+        }
+        Some(t) => Ok(Some(Arc::new(t.clone()))),
+    }
+}
+
+fn router(
+    config: &Config,
+    prontidao: http::Prontidao,
+    exposicao: http::Exposicao,
+    demo: http::SegredoDemo,
+) -> Router {
     let mut r = Router::new()
         .route("/health", get(http::health))
         .route("/ready", get(http::ready).with_state(prontidao))
+        .route("/metrics", get(http::metrics).with_state(exposicao))
         .route("/dev/token", get(http::token_demo).with_state(demo));
     if let Some(dir) = &config.static_dir {
         let index = dir.join("index.html");

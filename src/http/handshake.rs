@@ -28,7 +28,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::limite::Limitador;
+use crate::{limite::Limitador, metricas::Metricas};
 
 /// What new sessions may cost: per address (unauthenticated ones) and for the process.
 pub struct Orcamento {
@@ -98,13 +98,15 @@ impl Orcamento {
 pub struct GuardaHandshake {
     origens: Vec<String>,
     orcamento: Arc<Orcamento>,
+    metricas: Arc<Metricas>,
 }
 
 impl GuardaHandshake {
-    pub fn new(origens: Vec<String>, orcamento: Arc<Orcamento>) -> Self {
+    pub fn new(origens: Vec<String>, orcamento: Arc<Orcamento>, metricas: Arc<Metricas>) -> Self {
         Self {
             origens: origens.into_iter().map(|o| o.trim().to_owned()).collect(),
             orcamento,
+            metricas,
         }
     }
 
@@ -140,6 +142,7 @@ pub async fn guardar_handshake(
     let cliente = guarda.orcamento.endereco(par.ip(), req.headers());
     if nova_sessao && let Err(ms) = guarda.orcamento.cobrar(cliente) {
         tracing::debug!(peer = %cliente, "too many new sessions; refused");
+        guarda.metricas.handshake_recusado();
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many connections").into_response();
         if let Ok(v) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
             r.headers_mut().insert("retry-after", v);

@@ -17,22 +17,27 @@ use super::{
     fila::Fila,
     wire::{self, saida},
 };
-use crate::conversation::{Conversa, Difusor, Mensagem, Origem, texto_do_erro};
+use crate::{
+    conversation::{Conversa, Difusor, Mensagem, Origem, texto_do_erro},
+    metricas::Metricas,
+};
 
 pub struct DifusorSocketIo {
     io: SocketIo,
     /// Bytes one socket may have queued before it is disconnected.
     max_bytes_por_socket: usize,
+    metricas: Arc<Metricas>,
 }
 
 /// Bytes a packet adds around its payload: `42["evento",…]` and the frame.
 const MOLDURA: usize = 16;
 
 impl DifusorSocketIo {
-    pub fn new(io: SocketIo, max_bytes_por_socket: usize) -> Self {
+    pub fn new(io: SocketIo, max_bytes_por_socket: usize, metricas: Arc<Metricas>) -> Self {
         Self {
             io,
             max_bytes_por_socket,
+            metricas,
         }
     }
 
@@ -68,12 +73,14 @@ impl DifusorSocketIo {
                             bytes = atras,
                             "socket not reading; disconnecting it"
                         );
+                        self.metricas.socket_lento();
                         let _ = s.disconnect();
                     }
                 }
                 Err(SendError::Socket(SocketError::Closed)) => {}
                 Err(SendError::Socket(SocketError::InternalChannelFull)) => {
                     tracing::warn!(sid = %s.id, evento, "socket not keeping up; disconnecting it");
+                    self.metricas.socket_lento();
                     let _ = s.disconnect();
                 }
                 Err(e) => tracing::warn!(sid = %s.id, evento, error = %e, "emit failed"),

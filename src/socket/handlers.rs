@@ -23,6 +23,12 @@ fn responder<T: Serialize>(ack: AckSender, r: Result<T, Erro>) {
     }
 }
 
+/// Counts a send's result, then acks it.
+fn responder_envio<T: Serialize>(estado: &Estado, ack: AckSender, r: Result<T, Erro>) {
+    estado.metricas.envio(r.as_ref().map(|_| ()));
+    responder(ack, r);
+}
+
 fn payload<T: serde::de::DeserializeOwned>(p: Payload) -> Result<T, Erro> {
     // A payload the parser could not even decode (e.g. binary) is treated as not an object.
     wire::ler(p.0.unwrap_or(serde_json::Value::Null))
@@ -44,7 +50,7 @@ pub async fn on_mensagem_enviada(
     vez.esperar().await;
     let p: wire::MensagemEnviada = match payload(p) {
         Ok(p) => p,
-        Err(e) => return responder::<()>(ack, Err(e)),
+        Err(e) => return responder_envio::<()>(&estado, ack, Err(e)),
     };
     let pedido = Pedido {
         conversa_id: p.conversa_id,
@@ -64,7 +70,7 @@ pub async fn on_mensagem_enviada(
                     mensagem: &e.mensagem,
                 }
             });
-            responder(ack, r);
+            responder_envio(&estado, ack, r);
         })
         .await;
     drop(vez);

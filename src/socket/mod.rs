@@ -21,7 +21,9 @@ use socketioxide::{
 pub use conexoes::Conexoes;
 pub use difusor::DifusorSocketIo;
 
-use crate::{auth::Usuario, auth::Verificador, conversation::Servico, http::Orcamento};
+use crate::{
+    auth::Usuario, auth::Verificador, conversation::Servico, http::Orcamento, metricas::Metricas,
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -31,6 +33,8 @@ pub struct Estado {
     pub conexoes: Arc<Conexoes>,
     /// The handshake budget, given back by sessions that authenticate.
     pub orcamento: Arc<Orcamento>,
+    /// This server's metrics (the handlers count the sends' acks).
+    pub metricas: Arc<Metricas>,
 }
 
 /// Registers the namespace, its auth middleware and every event handler. The state rides in

@@ -30,7 +30,14 @@ pub mod saida {
 
 /// The room of a conversation: every socket that joined it, on every node.
 pub fn sala_conversa(id: Uuid) -> String {
-    format!("conversa:{id}")
+    format!("{PREFIXO_SALA_CONVERSA}{id}")
+}
+
+const PREFIXO_SALA_CONVERSA: &str = "conversa:";
+
+/// Whether a room is a conversation's (not a user's or a socket's).
+pub fn e_sala_conversa(sala: &str) -> bool {
+    sala.starts_with(PREFIXO_SALA_CONVERSA)
 }
 
 /// Every socket of a user.
