@@ -124,9 +124,21 @@ impl Metricas {
             db_lote: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             fila_conversas: Gauge::default(),
         };
-        // Both series exist from the start, so a dashboard sees 0 rather than nothing.
+        // The series every scrape should show exist from the start, at 0, so a dashboard
+        // (and `rate()`) sees a zero rather than nothing.
         for t in [Transporte::Polling, Transporte::Websocket] {
             m.sockets(t, 0);
+        }
+        m.envios
+            .get_or_create(&PorResultado { resultado: "ok" })
+            .inc_by(0);
+        for fim in [
+            FimDaResposta::Completa,
+            FimDaResposta::Cancelada,
+            FimDaResposta::Erro,
+        ] {
+            let status = fim.rotulo();
+            m.respostas.get_or_create(&PorStatus { status }).inc_by(0);
         }
         m.registrar();
         m

@@ -60,9 +60,10 @@ impl DifusorSocketIo {
         }
         let tamanho = json.get().len() + evento.len() + MOLDURA;
         for s in alvo.sockets() {
+            let fila = s.extensions.get::<Arc<Fila>>();
             match s.emit(evento, &*json as &RawValue) {
                 Ok(()) => {
-                    let Some(fila) = s.extensions.get::<Arc<Fila>>() else {
+                    let Some(fila) = fila else {
                         continue;
                     };
                     let atras = fila.registrar(tamanho, s.buffered());
@@ -73,18 +74,27 @@ impl DifusorSocketIo {
                             bytes = atras,
                             "socket not reading; disconnecting it"
                         );
-                        self.metricas.socket_lento();
+                        self.lento(&fila);
                         let _ = s.disconnect();
                     }
                 }
                 Err(SendError::Socket(SocketError::Closed)) => {}
                 Err(SendError::Socket(SocketError::InternalChannelFull)) => {
                     tracing::warn!(sid = %s.id, evento, "socket not keeping up; disconnecting it");
-                    self.metricas.socket_lento();
+                    if let Some(fila) = &fila {
+                        self.lento(fila);
+                    }
                     let _ = s.disconnect();
                 }
                 Err(e) => tracing::warn!(sid = %s.id, evento, error = %e, "emit failed"),
             }
+        }
+    }
+
+    /// Counts a socket dropped for not reading, once however many emits find it full.
+    fn lento(&self, fila: &Fila) {
+        if fila.marcar_lenta() {
+            self.metricas.socket_lento();
         }
     }
 }

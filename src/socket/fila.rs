@@ -7,11 +7,17 @@
 //! many of them are still waiting, since the transport takes packets in order. The sizes of
 //! the newest that many are what the socket holds. Packets we did not count (acks, pings)
 //! sit in the same queue, so the sum errs on the high side, never the low one.
-use std::{collections::VecDeque, sync::Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 /// The sizes of the packets still (possibly) queued for one socket; in its extensions.
 #[derive(Default)]
-pub struct Fila(Mutex<Tamanhos>);
+pub struct Fila(Mutex<Tamanhos>, AtomicBool);
 
 #[derive(Default)]
 struct Tamanhos {
@@ -36,6 +42,13 @@ impl Fila {
         }
         t.bytes - tamanho
     }
+
+    /// Marks the socket as dropped for not reading; `true` only the first time. A socket
+    /// whose queue is full cannot even take the DISCONNECT packet, so socketioxide keeps it
+    /// and every later emit finds it full again: it must count once, not once per emit.
+    pub fn marcar_lenta(&self) -> bool {
+        !self.1.swap(true, Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +66,13 @@ mod tests {
             10,
             "other packets in the queue: err high"
         );
+    }
+
+    #[test]
+    fn a_slow_socket_is_marked_once() {
+        let f = Fila::default();
+        assert!(f.marcar_lenta());
+        assert!(!f.marcar_lenta());
     }
 
     #[test]

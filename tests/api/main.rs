@@ -16,6 +16,7 @@ mod fuzz;
 mod historico;
 mod http;
 mod idempotencia;
+mod metricas;
 mod migracoes;
 mod ordem;
 mod processo;

@@ -241,6 +241,18 @@ async fn a_tab_that_stops_reading_is_disconnected_and_the_others_get_every_piece
         "it did not get the whole stream: {}",
         indices.len()
     );
+    let metricas = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .expect("get /metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metricas
+            .lines()
+            .any(|l| l == "tutor_sockets_lentos_total 1"),
+        "one slow socket, counted once:\n{metricas}"
+    );
 }
 
 #[tokio::test]
