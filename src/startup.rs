@@ -28,7 +28,7 @@ use crate::{
     llm::{ModeloChat, ModeloOpenAi, Politica, TutorDemo},
     metricas::Metricas,
     socket::{self, Conexoes, DifusorSocketIo, Estado},
-    storage::{self, Db},
+    storage::{self, Db, Escritor},
 };
 
 /// How long the HTTP server may take to close after the sockets are gone.
@@ -90,6 +90,14 @@ impl Application {
 
         // This server's own registry: several servers may run in one process (tests).
         let metricas = Arc::new(Metricas::new());
+        let escritor = Escritor::abrir(
+            &config.database_url,
+            db.clone(),
+            Duration::from_millis(config.db_espera_ms),
+            metricas.clone(),
+        )
+        .map_err(anyhow::Error::msg)
+        .context("starting the database writer")?;
         let (layer, io) = socket_io(&config);
         let salas = Arc::new(Salas::default());
         let local: Arc<dyn Difusor> = Arc::new(DifusorSocketIo::new(
@@ -121,6 +129,8 @@ impl Application {
             };
         let gerador = Arc::new(Gerador::new(
             db.clone(),
+            escritor.clone(),
+            metricas.clone(),
             modelo,
             difusor.clone(),
             salas.clone(),
@@ -147,6 +157,7 @@ impl Application {
         }
         let servico = Arc::new(Servico::new(
             db.clone(),
+            escritor,
             difusor,
             gerador.clone(),
             salas,

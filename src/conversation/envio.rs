@@ -1,5 +1,8 @@
-//! Storing a student's message: validation, the idempotent retry, the rate limit and the one
-//! short write (with the new conversation when there is none).
+//! Storing a student's message: validation, the rate limit and the one write through the
+//! group-commit writer (with the new conversation when there is none). A retry with a known
+//! `id_cliente` is recognised by its unique index, so the first try reads nothing first.
+use std::time::Instant;
+
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -10,7 +13,7 @@ use super::{
 use crate::{
     auth::Usuario,
     error::Erro,
-    storage::{self, NovaMensagem},
+    storage::{self, Destino, ErroEscrita, NovaMensagem},
 };
 
 impl Servico {
@@ -20,25 +23,26 @@ impl Servico {
         conversa_id: Option<String>,
         conteudo: String,
         id_cliente: Option<String>,
+        prazo: Instant,
     ) -> Result<Enviada, Erro> {
         let conteudo = Conteudo::parse(conteudo, self.max_caracteres)?;
         let id_cliente = id_cliente.map(IdCliente::parse).transpose()?;
         let conversa_id = conversa_id
             .map(|s| parse_id("conversa_id", &s))
             .transpose()?;
-        if let Some(ic) = &id_cliente
-            && let Some(e) = self.ja_enviada(usuario, ic).await?
-        {
-            return Ok(e);
-        }
         let existente = match conversa_id {
-            Some(id) => Some(self.para_escrever(usuario, id).await?),
+            Some(id) => Some(self.para_enviar(usuario, id).await?),
             None => None,
         };
-        self.envios
-            .tomar(&usuario.id)
-            .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })?;
-
+        if let Err(tentar_em_ms) = self.envios.tomar(&usuario.id) {
+            // A retry of a send that was stored is answered even over the limit.
+            if let Some(ic) = &id_cliente
+                && let Some(e) = self.ja_enviada(usuario, ic).await?
+            {
+                return Ok(e);
+            }
+            return Err(Erro::LimiteExcedido { tentar_em_ms });
+        }
         let nova = NovaMensagem {
             id: Uuid::now_v7(),
             usuario_id: usuario.id.clone(),
@@ -46,47 +50,49 @@ impl Servico {
             criada_em: Utc::now(),
             conteudo: String::new(),
         };
-        let resultado = match existente {
-            Some(c) => {
-                let nova = NovaMensagem {
-                    conteudo: conteudo.into_inner(),
-                    ..nova
-                };
-                storage::insert_mensagem_aluno(&self.db, c.id, nova)
-                    .await
-                    .map(|m| (c, m, false))
-            }
-            None => {
-                let titulo = conteudo.titulo();
-                let nova = NovaMensagem {
-                    conteudo: conteudo.into_inner(),
-                    ..nova
-                };
-                storage::insert_conversa_com_mensagem(&self.db, Uuid::now_v7(), titulo, nova)
-                    .await
-                    .map(|(c, m)| (c, m, true))
-            }
+        let destino = match &existente {
+            Some(c) => Destino::Existente(c.id),
+            None => Destino::Nova {
+                id: Uuid::now_v7(),
+                titulo: conteudo.titulo(),
+            },
         };
-        match resultado {
-            Ok((c, m, conversa_nova)) => Ok(Enviada {
-                conversa: c.into(),
-                mensagem: m.into(),
-                conversa_nova,
-                repetida: false,
-            }),
-            // Two sends with one id_cliente raced: the other one stored it.
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
+        let nova = NovaMensagem {
+            conteudo: conteudo.into_inner(),
+            ..nova
+        };
+        match self.escritor.gravar_aluno(destino, nova, Some(prazo)).await {
+            Ok((criada, m)) => {
+                self.gerador.anotar(&m);
+                let conversa_nova = criada.is_some();
+                let mut c = match criada.or(existente) {
+                    Some(c) => c,
+                    None => return Err(Erro::Interno),
+                };
+                if conversa_nova {
+                    self.conhecer(&c);
+                }
+                c.atualizada_em = m.criada_em;
+                Ok(Enviada {
+                    conversa: c.into(),
+                    mensagem: m.into(),
+                    conversa_nova,
+                    repetida: false,
+                })
+            }
+            // An earlier send with this id_cliente was stored (a retry, or two racing).
+            Err(ErroEscrita::IdClienteRepetido) => {
+                self.envios.devolver(&usuario.id);
                 match &id_cliente {
                     Some(ic) => self.ja_enviada(usuario, ic).await?.ok_or(Erro::Interno),
-                    None => Err(e.into()),
+                    None => Err(Erro::Interno),
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(ErroEscrita::Expirada) => Err(Erro::Indisponivel),
+            Err(ErroEscrita::Banco(e)) => {
+                tracing::error!(error = %e, "could not store a message");
+                Err(Erro::Indisponivel)
+            }
         }
     }
 

@@ -7,6 +7,7 @@ mod difusor;
 mod entrada;
 mod envio;
 mod geracao;
+mod historicos;
 mod modelo;
 mod prompt;
 mod sala;
@@ -29,7 +30,7 @@ use crate::limite::Limitador;
 use crate::{
     auth::Usuario,
     error::Erro,
-    storage::{self, Db},
+    storage::{self, Db, Escritor},
 };
 use entrada::parse_id;
 
@@ -67,6 +68,8 @@ pub struct Entrada {
 
 pub struct Servico {
     db: Db,
+    escritor: Escritor,
+    conhecidas: acesso::Conhecidas,
     difusor: Arc<dyn Difusor>,
     gerador: Arc<Gerador>,
     salas: Arc<Salas>,
@@ -105,6 +108,7 @@ const ESPERA_ENTRADA: Duration = Duration::from_millis(150);
 impl Servico {
     pub fn new(
         db: Db,
+        escritor: Escritor,
         difusor: Arc<dyn Difusor>,
         gerador: Arc<Gerador>,
         salas: Arc<Salas>,
@@ -113,6 +117,8 @@ impl Servico {
     ) -> Self {
         Self {
             db,
+            escritor,
+            conhecidas: acesso::Conhecidas::default(),
             difusor,
             gerador,
             salas,
@@ -160,13 +166,13 @@ impl Servico {
             origem,
             chegada,
         } = pedido;
-        // Dropping the store at the deadline is safe: its one write is a transaction, rolled
-        // back when dropped unfinished. A write that committed in the last instant is not
-        // lost either: a retry with its `id_cliente` finds it, and the queue is the database.
+        // The writer skips a write whose deadline passed before its turn. One that committed
+        // in the last instant, after its sender gave up, is not lost either: a retry with its
+        // `id_cliente` finds it, and the queue is the database.
         let prazo = chegada + self.espera_db;
         let armazenada = tokio::time::timeout_at(
             prazo.into(),
-            self.armazenar(usuario, conversa_id, conteudo, id_cliente),
+            self.armazenar(usuario, conversa_id, conteudo, id_cliente, prazo),
         )
         .await;
         let enviada = match armazenada {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{conversa, mensagem};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, sea_query::Query,
+    QueryOrder, QuerySelect, sea_query::Query,
 };
 use uuid::Uuid;
 
@@ -26,35 +26,6 @@ pub(super) fn modelo_aluno(conversa_id: Uuid, nova: NovaMensagem) -> mensagem::A
         atualizada_em: Set(nova.criada_em),
         ..Default::default()
     }
-}
-
-/// Stores a student's message in an existing conversation and marks the conversation active.
-pub async fn insert_mensagem_aluno(
-    db: &DatabaseConnection,
-    conversa_id: Uuid,
-    nova: NovaMensagem,
-) -> Result<MensagemRow, DbErr> {
-    let agora = nova.criada_em;
-    let txn = db.begin().await?;
-    let m = mensagem::Entity::insert(modelo_aluno(conversa_id, nova))
-        .exec_with_returning(&txn)
-        .await?;
-    tocar_conversa(&txn, conversa_id, agora).await?;
-    txn.commit().await?;
-    Ok(m.into())
-}
-
-async fn tocar_conversa<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    conversa_id: Uuid,
-    agora: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    conversa::Entity::update_many()
-        .col_expr(conversa::Column::AtualizadaEm, agora.into())
-        .filter(conversa::Column::Id.eq(conversa_id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 pub async fn find_mensagem_por_id_cliente(
@@ -159,14 +130,13 @@ pub async fn list_gerando_da_conversa(
     Ok(linhas.into_iter().map(Into::into).collect())
 }
 
-/// Starts a tutor answer to `pergunta`, empty and `gerando`.
-pub async fn insert_resposta(
-    db: &DatabaseConnection,
+/// A tutor answer to `pergunta`, empty and `gerando`.
+pub(super) fn modelo_resposta(
     pergunta: &MensagemRow,
     id: Uuid,
     agora: DateTime<Utc>,
-) -> Result<MensagemRow, DbErr> {
-    let am = mensagem::ActiveModel {
+) -> mensagem::ActiveModel {
+    mensagem::ActiveModel {
         id: Set(id),
         conversa_id: Set(pergunta.conversa_id),
         usuario_id: Set(pergunta.usuario_id.clone()),
@@ -179,61 +149,7 @@ pub async fn insert_resposta(
         criada_em: Set(agora),
         atualizada_em: Set(agora),
         ..Default::default()
-    };
-    Ok(mensagem::Entity::insert(am)
-        .exec_with_returning(db)
-        .await?
-        .into())
-}
-
-/// A checkpoint of an answer still streaming, so a crash keeps most of its text. Written
-/// every few seconds at most, never per piece.
-pub async fn salvar_parcial(
-    db: &DatabaseConnection,
-    id: Uuid,
-    conteudo: &str,
-) -> Result<(), DbErr> {
-    mensagem::Entity::update_many()
-        .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
-        .filter(mensagem::Column::Id.eq(id))
-        .filter(mensagem::Column::Status.eq("gerando"))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// The one final write of an answer: its text and terminal status. Only an answer still
-/// `gerando` is written: `None` when it had already ended (another process took over a lease
-/// this one lost, and told the room itself).
-pub async fn finalizar_resposta(
-    db: &DatabaseConnection,
-    id: Uuid,
-    conteudo: &str,
-    status: &str,
-    erro: Option<&str>,
-    agora: DateTime<Utc>,
-) -> Result<Option<MensagemRow>, DbErr> {
-    let txn = db.begin().await?;
-    let escrita = mensagem::Entity::update_many()
-        .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
-        .col_expr(mensagem::Column::Status, status.into())
-        .col_expr(mensagem::Column::Erro, erro.map(str::to_owned).into())
-        .col_expr(mensagem::Column::AtualizadaEm, agora.into())
-        .filter(mensagem::Column::Id.eq(id))
-        .filter(mensagem::Column::Status.eq("gerando"))
-        .exec(&txn)
-        .await?;
-    if escrita.rows_affected == 0 {
-        return Ok(None);
     }
-    let m = mensagem::Entity::find()
-        .filter(mensagem::Column::Id.eq(id))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("mensagem {id}")))?;
-    tocar_conversa(&txn, m.conversa_id, agora).await?;
-    txn.commit().await?;
-    Ok(Some(m.into()))
 }
 
 /// Messages (with their conversation) written or ended since `desde`: what a process that

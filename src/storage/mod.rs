@@ -1,8 +1,11 @@
-//! Storage: the only code that imports `entity` and builds queries. Small functions taking a
-//! `&DatabaseConnection`; each write is short and never held open across a model call.
+//! Storage: the only code that imports `entity` and builds queries. Reads are small
+//! functions taking a `&DatabaseConnection`; the writes of the hot path go through one
+//! group-commit writer (`Escritor`); each write is short and never held open across a model
+//! call.
 mod arrendamentos;
 mod conexao;
 mod conversas;
+mod escrita;
 mod linhas;
 mod mensagens;
 
@@ -11,11 +14,11 @@ pub use arrendamentos::{
     tomar_arrendamento, vencer_arrendamento,
 };
 pub use conexao::{aceita_escritas, conectar, migrar};
-pub use conversas::{find_conversa, insert_conversa_com_mensagem, list_conversas};
+pub use conversas::{find_conversa, list_conversas};
+pub use escrita::{Destino, ErroEscrita, Escritor, FimResposta};
 pub use mensagens::{
-    finalizar_resposta, find_mensagem_por_id_cliente, find_proxima_sem_resposta,
-    insert_mensagem_aluno, insert_resposta, list_conversas_com_pendentes, list_gerando,
-    list_gerando_da_conversa, list_mensagens, list_mensagens_alteradas_desde, salvar_parcial,
+    find_mensagem_por_id_cliente, find_proxima_sem_resposta, list_conversas_com_pendentes,
+    list_gerando, list_gerando_da_conversa, list_mensagens, list_mensagens_alteradas_desde,
 };
 
 pub use linhas::{ConversaRow, MensagemRow};

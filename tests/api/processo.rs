@@ -362,7 +362,8 @@ async fn a_queue_given_up_while_the_database_failed_is_answered_once_it_is_back(
         loop {
             let log = p.log.lock().expect("lock").clone();
             let falhas = log.matches("could not start an answer").count()
-                + log.matches("could not read the answer queue").count();
+                + log.matches("could not read the answer queue").count()
+                + log.matches("could not end answers left generating").count();
             if falhas >= 5 {
                 return;
             }

@@ -17,7 +17,10 @@ use std::{
 use chrono::Utc;
 use futures::FutureExt;
 use tokio::time::{sleep, timeout};
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tokio_util::{
+    sync::CancellationToken,
+    task::{AbortOnDropHandle, TaskTracker},
+};
 use uuid::Uuid;
 
 use transmissao::Fim;
@@ -26,13 +29,15 @@ pub use transmissao::texto_do_erro;
 use super::{
     coordenacao::Coordenacao,
     difusor::Difusor,
+    historicos::{Historicos, proxima_sem_resposta},
     modelo::{codigo_resposta, status},
     prompt,
     sala::{Sala, Salas},
 };
 use crate::{
     llm::ModeloChat,
-    storage::{self, Db, MensagemRow},
+    metricas::Metricas,
+    storage::{self, Db, ErroEscrita, Escritor, FimResposta, MensagemRow},
 };
 
 /// Attempts of a worker's queue read before it gives up (`vigiar` retries it a little later).
@@ -43,6 +48,10 @@ const TENTATIVAS_FILA: u32 = 5;
 const RODADAS_POR_VARREDURA: u32 = 100;
 /// How often a single process retries the queues its workers gave up on.
 const INTERVALO_SOZINHO: Duration = Duration::from_secs(3);
+/// Memory for the histories of the conversations answered lately (one process only).
+const MEMORIA_HISTORICOS: usize = 64 << 20;
+/// Loads of a history that raced a write before the rows read are used uninstalled.
+const TENTATIVAS_HISTORICO: u32 = 3;
 
 pub struct Ajustes {
     pub sistema: String,
@@ -55,6 +64,10 @@ pub struct Ajustes {
 
 pub struct Gerador {
     db: Db,
+    escritor: Escritor,
+    metricas: Arc<Metricas>,
+    /// Only used when this process is alone (`compartilhada` is false).
+    historicos: Historicos,
     modelo: Arc<dyn ModeloChat>,
     difusor: Arc<dyn Difusor>,
     salas: Arc<Salas>,
@@ -72,8 +85,11 @@ pub struct Gerador {
 }
 
 impl Gerador {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Db,
+        escritor: Escritor,
+        metricas: Arc<Metricas>,
         modelo: Arc<dyn ModeloChat>,
         difusor: Arc<dyn Difusor>,
         salas: Arc<Salas>,
@@ -82,6 +98,9 @@ impl Gerador {
     ) -> Self {
         Self {
             db,
+            escritor,
+            metricas,
+            historicos: Historicos::new(MEMORIA_HISTORICOS),
             modelo,
             difusor,
             salas,
@@ -105,7 +124,11 @@ impl Gerador {
         let sala = self.salas.sala(conversa_id);
         if sala.pedir_trabalho() {
             let g = Arc::clone(self);
-            self.tarefas.spawn(async move { g.trabalhar(sala).await });
+            self.metricas.fila(1);
+            self.tarefas.spawn(async move {
+                g.trabalhar(sala).await;
+                g.metricas.fila(-1);
+            });
         }
     }
 
@@ -145,7 +168,8 @@ impl Gerador {
             for m in storage::list_gerando(&self.db).await? {
                 tracing::warn!(mensagem_id = %m.id, "answer left generating by a previous run; ending it");
                 self.encerrar_orfa(&self.salas.sala(m.conversa_id), m)
-                    .await?;
+                    .await
+                    .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
             }
         }
         self.varrer().await
@@ -301,23 +325,33 @@ impl Gerador {
     /// database kept failing (the lease is let go; the supervisor or the next kick retries).
     async fn responder_fila(&self, sala: &Arc<Sala>) -> Result<(), ()> {
         let mut falhas = 0;
-        let mut orfas_encerradas = false;
         loop {
             if self.parando.is_cancelled() {
                 return Ok(());
             }
-            if !orfas_encerradas {
-                match self.encerrar_orfas(sala).await {
-                    Ok(()) => orfas_encerradas = true,
-                    Err(e) => {
-                        tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not end answers left generating");
-                        falhas += 1;
-                    }
+            match self.historico(sala.conversa_id).await {
+                Err(e) => {
+                    tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not read the answer queue");
+                    falhas += 1;
                 }
-            } else {
-                match storage::find_proxima_sem_resposta(&self.db, sala.conversa_id).await {
-                    Ok(Some(pergunta)) => {
-                        let resposta = AssertUnwindSafe(self.responder(sala, pergunta))
+                Ok(historico) => {
+                    // Holding the lease and answering nothing here, an answer still `gerando`
+                    // belongs to a process that is gone (or its final write failed).
+                    let orfas: Vec<MensagemRow> = historico
+                        .iter()
+                        .filter(|m| m.status == status::GERANDO)
+                        .cloned()
+                        .collect();
+                    if !orfas.is_empty() {
+                        if let Err(e) = self.encerrar_orfas(sala, orfas).await {
+                            tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not end answers left generating");
+                            falhas += 1;
+                        }
+                    } else {
+                        let Some(pergunta) = proxima_sem_resposta(&historico).cloned() else {
+                            return Ok(());
+                        };
+                        let resposta = AssertUnwindSafe(self.responder(sala, pergunta, &historico))
                             .catch_unwind()
                             .await;
                         match resposta {
@@ -333,11 +367,6 @@ impl Gerador {
                             }
                         }
                     }
-                    Ok(None) => return Ok(()),
-                    Err(e) => {
-                        tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not read the answer queue");
-                        falhas += 1;
-                    }
                 }
             }
             if falhas >= TENTATIVAS_FILA {
@@ -349,10 +378,42 @@ impl Gerador {
         }
     }
 
-    /// Holding the lease and answering nothing here, any answer still `gerando` in the
-    /// conversation belongs to a process that died: it ends `interrompida`.
-    async fn encerrar_orfas(&self, sala: &Sala) -> Result<(), sea_orm::DbErr> {
-        for m in storage::list_gerando_da_conversa(&self.db, sala.conversa_id).await? {
+    /// The conversation's rows in order: from memory when this process is alone and has
+    /// them, else from the database.
+    async fn historico(&self, conversa_id: Uuid) -> Result<Arc<Vec<MensagemRow>>, sea_orm::DbErr> {
+        if self.compartilhada() {
+            return Ok(Arc::new(
+                storage::list_mensagens(&self.db, conversa_id, None).await?,
+            ));
+        }
+        let mut tentativa = 0;
+        loop {
+            if let Some(h) = self.historicos.ler(conversa_id) {
+                return Ok(h);
+            }
+            let marca = self.historicos.marcar(conversa_id);
+            let linhas = storage::list_mensagens(&self.db, conversa_id, None).await?;
+            tentativa += 1;
+            if tentativa >= TENTATIVAS_HISTORICO {
+                // Writes keep racing the read: use it as it is; a message it missed has
+                // kicked the worker, which looks again.
+                return Ok(Arc::new(linhas));
+            }
+            self.historicos.instalar(conversa_id, marca, linhas);
+        }
+    }
+
+    /// A row this process committed: the in-memory history follows it.
+    pub fn anotar(&self, linha: &MensagemRow) {
+        self.historicos.anotar(linha);
+    }
+
+    async fn encerrar_orfas(
+        &self,
+        sala: &Sala,
+        orfas: Vec<MensagemRow>,
+    ) -> Result<(), ErroEscrita> {
+        for m in orfas {
             tracing::warn!(mensagem_id = %m.id, "answer left generating by a process that is gone; ending it");
             self.encerrar_orfa(sala, m).await?;
         }
@@ -361,21 +422,23 @@ impl Gerador {
 
     /// Ends one orphaned answer with the most text known of it: what this process relayed to
     /// its tabs, or the last checkpoint.
-    async fn encerrar_orfa(&self, sala: &Sala, m: MensagemRow) -> Result<(), sea_orm::DbErr> {
+    async fn encerrar_orfa(&self, sala: &Sala, m: MensagemRow) -> Result<(), ErroEscrita> {
         let texto = match sala.atual() {
             Some(a) if a.mensagem_id == m.id && a.texto.len() > m.conteudo.len() => a.texto,
             _ => m.conteudo,
         };
         let codigo = codigo_resposta::INTERROMPIDA;
-        let gravada = storage::finalizar_resposta(
-            &self.db,
-            m.id,
-            &texto,
-            status::ERRO,
-            Some(codigo),
-            Utc::now(),
-        )
-        .await?;
+        let fim = FimResposta {
+            id: m.id,
+            conteudo: texto,
+            status: status::ERRO,
+            erro: Some(codigo),
+            agora: Utc::now(),
+        };
+        let gravada = self.escritor.finalizar_resposta(fim).await?;
+        if let Some(linha) = &gravada {
+            self.anotar(linha);
+        }
         if gravada.is_some() {
             sala.terminar(m.id, || {
                 self.difusor.erro_resposta(m.conversa_id, m.id, codigo)
@@ -399,10 +462,30 @@ impl Gerador {
         }
     }
 
-    /// Generates and stores the answer to `pergunta`, streaming it to the room.
-    async fn responder(&self, sala: &Sala, pergunta: MensagemRow) -> Result<(), sea_orm::DbErr> {
-        let resposta =
-            storage::insert_resposta(&self.db, &pergunta, Uuid::now_v7(), Utc::now()).await?;
+    /// Generates and stores the answer to `pergunta`, streaming it to the room. The model
+    /// is asked while the answer's row is being written: the first piece waits for neither
+    /// one after the other, and is only emitted once the row is stored.
+    async fn responder(
+        &self,
+        sala: &Sala,
+        pergunta: MensagemRow,
+        historico: &[MensagemRow],
+    ) -> Result<(), ErroEscrita> {
+        let linhas = prompt::montar(
+            &self.ajustes.sistema,
+            historico,
+            &pergunta,
+            self.ajustes.orcamento_historico,
+        );
+        let modelo = Arc::clone(&self.modelo);
+        let pedido =
+            AbortOnDropHandle::new(tokio::spawn(async move { modelo.gerar(linhas).await }));
+        let inicio = tokio::time::Instant::now();
+        let resposta = self
+            .escritor
+            .iniciar_resposta(&pergunta, Uuid::now_v7(), Utc::now())
+            .await?;
+        self.anotar(&resposta);
         let cancelar = sala.armar_cancelamento(resposta.id);
         // Live state and `resposta_iniciada` in one step with respect to joins: a joining tab
         // sees either no answer yet or an answer it gets every piece of.
@@ -410,21 +493,7 @@ impl Gerador {
             self.difusor
                 .resposta_iniciada(sala.conversa_id, resposta.id)
         });
-        let fim = match storage::list_mensagens(&self.db, sala.conversa_id, None).await {
-            Ok(historico) => {
-                let linhas = prompt::montar(
-                    &self.ajustes.sistema,
-                    &historico,
-                    &pergunta,
-                    self.ajustes.orcamento_historico,
-                );
-                self.transmitir(sala, linhas, &cancelar).await
-            }
-            Err(e) => Fim::Erro {
-                codigo: codigo_resposta::INDISPONIVEL,
-                causa: e.to_string(),
-            },
-        };
+        let fim = self.transmitir(sala, pedido, inicio, &cancelar).await;
         sala.desarmar_cancelamento();
         if let Some(a) = sala.atual().filter(|a| a.mensagem_id == resposta.id) {
             self.finalizar(sala, a, fim).await;

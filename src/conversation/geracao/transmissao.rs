@@ -7,14 +7,17 @@ use futures::StreamExt;
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
 
+use tokio_util::task::AbortOnDropHandle;
+
 use super::Gerador;
 use crate::{
     conversation::{
         modelo::{Mensagem, codigo_resposta, status},
         sala::{EmAndamento, Sala},
     },
-    llm::{ErroModelo, LinhaPrompt},
-    storage,
+    llm::{ErroModelo, Fluxo},
+    metricas::FimDaResposta,
+    storage::FimResposta,
 };
 
 /// At most one `resposta_parcial` per room this often: pieces from a fast upstream are
@@ -33,21 +36,26 @@ pub(super) enum Fim {
 
 impl Gerador {
     /// Streams the model's answer to the room until it ends, fails, stalls or is stopped.
+    /// `pedido` is the model's request, already sent at `inicio`.
     pub(super) async fn transmitir(
         &self,
         sala: &Sala,
-        linhas: Vec<LinhaPrompt>,
+        pedido: AbortOnDropHandle<Result<Fluxo, ErroModelo>>,
+        inicio: Instant,
         cancelar: &CancellationToken,
     ) -> Fim {
-        let inicio = Instant::now();
         let primeiro = self.ajustes.timeout_primeiro_token;
         let inativo = self.ajustes.timeout_inativo;
         let mut fluxo = tokio::select! {
             _ = cancelar.cancelled() => return Fim::Cancelada,
             _ = self.interrompendo.cancelled() => return interrompida(),
-            r = timeout_at(inicio + primeiro, self.modelo.gerar(linhas)) => match r {
-                Ok(Ok(f)) => f,
-                Ok(Err(e)) => return erro_do_modelo(e),
+            r = timeout_at(inicio + primeiro, pedido) => match r {
+                Ok(Ok(Ok(f))) => f,
+                Ok(Ok(Err(e))) => return erro_do_modelo(e),
+                Ok(Err(e)) => return Fim::Erro {
+                    codigo: codigo_resposta::MODELO_INDISPONIVEL,
+                    causa: format!("the model request failed: {e}"),
+                },
                 Err(_) => return sem_resposta(primeiro),
             },
         };
@@ -72,6 +80,10 @@ impl Gerador {
                 }
                 item = timeout_at(limite, fluxo.next()) => match item {
                     Ok(Some(Ok(texto))) => {
+                        if !recebeu {
+                            self.metricas.primeiro_pedaco(inicio.elapsed());
+                        }
+                        self.metricas.pedaco_recebido();
                         recebeu = true;
                         pendente.push_str(&texto);
                         if Instant::now() >= prazo {
@@ -100,7 +112,7 @@ impl Gerador {
     /// Saves the text so far; a failure only costs crash recovery some text, so it is logged.
     async fn checkpoint(&self, sala: &Sala) {
         if let Some(a) = sala.atual()
-            && let Err(e) = storage::salvar_parcial(&self.db, a.mensagem_id, &a.texto).await
+            && let Err(e) = self.escritor.salvar_parcial(a.mensagem_id, &a.texto).await
         {
             tracing::warn!(error = %e, mensagem_id = %a.mensagem_id, "could not checkpoint an answer");
         }
@@ -108,6 +120,7 @@ impl Gerador {
 
     /// Appends a piece to the answer and emits it, in one step with respect to joins.
     fn publicar(&self, sala: &Sala, delta: String) {
+        self.metricas.parcial_emitido();
         sala.acrescentar(&delta, |mensagem_id, indice| {
             self.difusor
                 .resposta_parcial(sala.conversa_id, mensagem_id, indice, &delta)
@@ -118,27 +131,29 @@ impl Gerador {
     /// room's live answer is cleared: a tab joining before that step sees the streaming
     /// answer (and then its end), after it the stored one.
     pub(super) async fn finalizar(&self, sala: &Sala, a: EmAndamento, fim: Fim) {
-        let (st, codigo) = match &fim {
-            Fim::Completa => (status::COMPLETA, None),
-            Fim::Cancelada => (status::CANCELADA, None),
+        let (st, codigo, metrica) = match &fim {
+            Fim::Completa => (status::COMPLETA, None, FimDaResposta::Completa),
+            Fim::Cancelada => (status::CANCELADA, None, FimDaResposta::Cancelada),
             Fim::Erro { codigo, causa } => {
                 tracing::warn!(mensagem_id = %a.mensagem_id, codigo, causa, "answer ended with an error");
-                (status::ERRO, Some(*codigo))
+                (status::ERRO, Some(*codigo), FimDaResposta::Erro)
             }
         };
+        self.metricas.resposta_terminada(metrica);
         let mut gravada = None;
         for tentativa in 1..=TENTATIVAS_ESCRITA {
-            match storage::finalizar_resposta(
-                &self.db,
-                a.mensagem_id,
-                &a.texto,
-                st,
-                codigo,
-                Utc::now(),
-            )
-            .await
-            {
+            let escrita = FimResposta {
+                id: a.mensagem_id,
+                conteudo: a.texto.clone(),
+                status: st,
+                erro: codigo,
+                agora: Utc::now(),
+            };
+            match self.escritor.finalizar_resposta(escrita).await {
                 Ok(m) => {
+                    if let Some(linha) = &m {
+                        self.anotar(linha);
+                    }
                     gravada = Some(m);
                     break;
                 }

@@ -1,0 +1,227 @@
+//! The history of the conversations answered lately, kept in memory: answering a message
+//! then reads nothing (the queue, the orphans and the prompt all come from it), where it used
+//! to read the conversation's whole history and its queue for every answer.
+//!
+//! It is only used by a single process, which makes every write itself and notes each one
+//! here once it committed (`anotar`). With several processes another one may write to a
+//! conversation, so the worker reads the database instead.
+//!
+//! A load races with the writes that commit while it reads: each entry counts the writes
+//! noted (`escritas`), a load takes that count before its read and installs its rows only if
+//! no write was noted meanwhile. Memory is bounded: past `limite` bytes the least recently
+//! used histories are dropped (they are read again when needed).
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use uuid::Uuid;
+
+use crate::storage::MensagemRow;
+
+#[derive(Default)]
+struct Entrada {
+    /// The conversation's rows in `seq` order, once loaded.
+    linhas: Option<Arc<Vec<MensagemRow>>>,
+    escritas: u64,
+    usada: u64,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Mapa {
+    entradas: HashMap<Uuid, Entrada>,
+    bytes: usize,
+    relogio: u64,
+}
+
+pub struct Historicos {
+    mapa: Mutex<Mapa>,
+    limite: usize,
+}
+
+/// A load in progress: the count of writes it must see unchanged to install its rows.
+pub struct Marca(u64);
+
+fn tamanho(m: &MensagemRow) -> usize {
+    m.conteudo.len() + m.usuario_id.len() + std::mem::size_of::<MensagemRow>()
+}
+
+impl Historicos {
+    pub fn new(limite: usize) -> Self {
+        Self {
+            mapa: Mutex::new(Mapa::default()),
+            limite,
+        }
+    }
+
+    fn travar(&self) -> MutexGuard<'_, Mapa> {
+        self.mapa.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rows of the conversation, if loaded.
+    pub fn ler(&self, conversa_id: Uuid) -> Option<Arc<Vec<MensagemRow>>> {
+        let mut m = self.travar();
+        m.relogio += 1;
+        let agora = m.relogio;
+        let e = m.entradas.get_mut(&conversa_id)?;
+        e.usada = agora;
+        e.linhas.clone()
+    }
+
+    /// Before reading the conversation from the database.
+    pub fn marcar(&self, conversa_id: Uuid) -> Marca {
+        let mut m = self.travar();
+        Marca(m.entradas.entry(conversa_id).or_default().escritas)
+    }
+
+    /// Installs what the database read gave, unless a write was noted since `marca`.
+    pub fn instalar(&self, conversa_id: Uuid, marca: Marca, linhas: Vec<MensagemRow>) -> bool {
+        let bytes: usize = linhas.iter().map(tamanho).sum();
+        let mut m = self.travar();
+        m.relogio += 1;
+        let agora = m.relogio;
+        let Some(e) = m.entradas.get_mut(&conversa_id) else {
+            return false;
+        };
+        if e.escritas != marca.0 {
+            return false;
+        }
+        // A history too big to keep is read each time instead.
+        if bytes > self.limite / 8 {
+            return true;
+        }
+        let antes = e.bytes;
+        e.linhas = Some(Arc::new(linhas));
+        e.bytes = bytes;
+        e.usada = agora;
+        m.bytes = m.bytes + bytes - antes;
+        self.aparar(&mut m);
+        true
+    }
+
+    /// A row committed: added to (or replaced in) the conversation's history if loaded.
+    pub fn anotar(&self, linha: &MensagemRow) {
+        let mut m = self.travar();
+        let Some(e) = m.entradas.get_mut(&linha.conversa_id) else {
+            return;
+        };
+        e.escritas += 1;
+        let Some(linhas) = e.linhas.as_mut() else {
+            return;
+        };
+        let linhas = Arc::make_mut(linhas);
+        let novo = tamanho(linha);
+        let antes = match linhas.iter().position(|l| l.id == linha.id) {
+            Some(i) => {
+                let antes = tamanho(&linhas[i]);
+                linhas[i] = linha.clone();
+                antes
+            }
+            None => {
+                let i = linhas.partition_point(|l| l.seq < linha.seq);
+                linhas.insert(i, linha.clone());
+                0
+            }
+        };
+        e.bytes = e.bytes + novo - antes;
+        m.bytes = m.bytes + novo - antes;
+        self.aparar(&mut m);
+    }
+
+    /// Drops the least recently used histories until half the budget is free.
+    fn aparar(&self, m: &mut Mapa) {
+        if m.bytes <= self.limite {
+            return;
+        }
+        let mut usos: Vec<(u64, Uuid)> = m.entradas.iter().map(|(id, e)| (e.usada, *id)).collect();
+        usos.sort_unstable();
+        for (_, id) in usos {
+            if m.bytes <= self.limite / 2 {
+                break;
+            }
+            if let Some(e) = m.entradas.remove(&id) {
+                m.bytes -= e.bytes;
+            }
+        }
+    }
+}
+
+/// The oldest student message without an answer (`linhas` in `seq` order).
+pub fn proxima_sem_resposta(linhas: &[MensagemRow]) -> Option<&MensagemRow> {
+    let respondidas: std::collections::HashSet<Uuid> =
+        linhas.iter().filter_map(|m| m.responde_a).collect();
+    linhas
+        .iter()
+        .find(|m| m.papel == "aluno" && !respondidas.contains(&m.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn linha(conversa_id: Uuid, seq: i64, papel: &str, responde_a: Option<Uuid>) -> MensagemRow {
+        MensagemRow {
+            seq,
+            id: Uuid::now_v7(),
+            conversa_id,
+            usuario_id: "u".into(),
+            papel: papel.into(),
+            conteudo: "texto".into(),
+            status: "completa".into(),
+            id_cliente: None,
+            responde_a,
+            erro: None,
+            criada_em: Utc::now(),
+            atualizada_em: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_load_that_raced_a_write_is_not_installed() {
+        let h = Historicos::new(1 << 20);
+        let c = Uuid::now_v7();
+        let marca = h.marcar(c);
+        // A message commits while the load reads: the load may have missed it.
+        h.anotar(&linha(c, 1, "aluno", None));
+        assert!(!h.instalar(c, marca, vec![]));
+        assert!(h.ler(c).is_none());
+        let marca = h.marcar(c);
+        assert!(h.instalar(c, marca, vec![linha(c, 1, "aluno", None)]));
+        assert_eq!(h.ler(c).map(|l| l.len()), Some(1));
+    }
+
+    #[test]
+    fn writes_keep_the_history_in_order_and_the_queue_follows() {
+        let h = Historicos::new(1 << 20);
+        let c = Uuid::now_v7();
+        let q1 = linha(c, 1, "aluno", None);
+        let marca = h.marcar(c);
+        assert!(h.instalar(c, marca, vec![q1.clone()]));
+        let q2 = linha(c, 3, "aluno", None);
+        h.anotar(&q2);
+        let mut r1 = linha(c, 2, "tutor", Some(q1.id));
+        r1.status = "gerando".into();
+        h.anotar(&r1);
+        r1.status = "completa".into();
+        h.anotar(&r1);
+        let l = h.ler(c).expect("loaded");
+        assert_eq!(l.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(l[1].status, "completa");
+        assert_eq!(proxima_sem_resposta(&l).map(|m| m.id), Some(q2.id));
+    }
+
+    #[test]
+    fn memory_stays_within_its_budget() {
+        let h = Historicos::new(64 * 1024);
+        for _ in 0..200 {
+            let c = Uuid::now_v7();
+            let marca = h.marcar(c);
+            let linhas = (0..5).map(|i| linha(c, i, "aluno", None)).collect();
+            assert!(h.instalar(c, marca, linhas));
+        }
+        assert!(h.travar().bytes <= 64 * 1024);
+    }
+}

@@ -1,0 +1,142 @@
+//! The statements of each write, built from the sea-orm entities and run by either executor.
+//! A write returns the rows as stored without reading them back: what the database assigns
+//! (`seq`) comes from `RETURNING`, the rest is what was written.
+use entity::{conversa, mensagem};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait, sea_query::Expr,
+};
+
+use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta};
+use crate::storage::{
+    ConversaRow, MensagemRow,
+    linhas::bytes,
+    mensagens::{modelo_aluno, modelo_resposta},
+};
+
+pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result<Feito, Falha> {
+    match escrita {
+        Escrita::Aluno { destino, nova } => {
+            let (conversa_id, criada) = match destino {
+                Destino::Existente(id) => (*id, None),
+                Destino::Nova { id, titulo } => {
+                    let am = conversa::ActiveModel {
+                        id: Set(*id),
+                        usuario_id: Set(nova.usuario_id.clone()),
+                        titulo: Set(bytes(titulo)),
+                        criada_em: Set(nova.criada_em),
+                        atualizada_em: Set(nova.criada_em),
+                    };
+                    let s = e
+                        .backend()
+                        .build(&conversa::Entity::insert(am).into_query());
+                    e.executar(s).await?;
+                    let c = ConversaRow {
+                        id: *id,
+                        usuario_id: nova.usuario_id.clone(),
+                        titulo: titulo.clone(),
+                        criada_em: nova.criada_em,
+                        atualizada_em: nova.criada_em,
+                    };
+                    (*id, Some(c))
+                }
+            };
+            let am = modelo_aluno(conversa_id, nova.clone());
+            let seq = inserir(e, am).await?;
+            if criada.is_none() {
+                tocar_conversa(e, conversa_id, nova.criada_em).await?;
+            }
+            let m = MensagemRow {
+                seq,
+                id: nova.id,
+                conversa_id,
+                usuario_id: nova.usuario_id.clone(),
+                papel: "aluno".into(),
+                conteudo: nova.conteudo.clone(),
+                status: "completa".into(),
+                id_cliente: nova.id_cliente.clone(),
+                responde_a: None,
+                erro: None,
+                criada_em: nova.criada_em,
+                atualizada_em: nova.criada_em,
+            };
+            Ok(Feito::Aluno(criada, m))
+        }
+        Escrita::Resposta {
+            pergunta,
+            id,
+            agora,
+        } => {
+            let seq = inserir(e, modelo_resposta(pergunta, *id, *agora)).await?;
+            Ok(Feito::Resposta(MensagemRow {
+                seq,
+                id: *id,
+                conversa_id: pergunta.conversa_id,
+                usuario_id: pergunta.usuario_id.clone(),
+                papel: "tutor".into(),
+                conteudo: String::new(),
+                status: "gerando".into(),
+                id_cliente: None,
+                responde_a: Some(pergunta.id),
+                erro: None,
+                criada_em: *agora,
+                atualizada_em: *agora,
+            }))
+        }
+        Escrita::Parcial { id, conteudo } => {
+            let q = mensagem::Entity::update_many()
+                .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
+                .filter(mensagem::Column::Id.eq(*id))
+                .filter(mensagem::Column::Status.eq("gerando"))
+                .into_query();
+            let s = e.backend().build(&q);
+            e.executar(s).await?;
+            Ok(Feito::Parcial)
+        }
+        Escrita::Final(fim) => finalizar(e, fim).await.map(Feito::Final),
+    }
+}
+
+async fn inserir<E: Executor>(e: &mut E, am: mensagem::ActiveModel) -> Result<i64, Falha> {
+    let mut q = mensagem::Entity::insert(am).into_query();
+    q.returning_col(mensagem::Column::Seq);
+    let s = e.backend().build(&q);
+    e.inteiro(s).await?.ok_or_else(|| Falha {
+        unica: false,
+        texto: "INSERT returned no seq".into(),
+    })
+}
+
+/// Only an answer still `gerando` is ended; its conversation is marked active.
+async fn finalizar<E: Executor>(
+    e: &mut E,
+    fim: &FimResposta,
+) -> Result<Option<MensagemRow>, Falha> {
+    let mut q = mensagem::Entity::update_many()
+        .col_expr(mensagem::Column::Conteudo, bytes(&fim.conteudo).into())
+        .col_expr(mensagem::Column::Status, fim.status.into())
+        .col_expr(mensagem::Column::Erro, fim.erro.map(str::to_owned).into())
+        .col_expr(mensagem::Column::AtualizadaEm, fim.agora.into())
+        .filter(mensagem::Column::Id.eq(fim.id))
+        .filter(mensagem::Column::Status.eq("gerando"))
+        .into_query();
+    q.returning_all();
+    let s = e.backend().build(&q);
+    let Some(m) = e.mensagem(s).await? else {
+        return Ok(None);
+    };
+    tocar_conversa(e, m.conversa_id, fim.agora).await?;
+    Ok(Some(m))
+}
+
+async fn tocar_conversa<E: Executor>(
+    e: &mut E,
+    conversa_id: uuid::Uuid,
+    agora: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Falha> {
+    let q = conversa::Entity::update_many()
+        .col_expr(conversa::Column::AtualizadaEm, Expr::value(agora))
+        .filter(conversa::Column::Id.eq(conversa_id))
+        .into_query();
+    let s = e.backend().build(&q);
+    e.executar(s).await.map(|_| ())
+}

@@ -1,0 +1,87 @@
+//! The writer on sea-orm's pool (Postgres, or SQLite kept in memory): one task that takes
+//! every write queued meanwhile and commits them in one transaction, each under a savepoint.
+use entity::mensagem;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
+    Statement, TransactionTrait,
+};
+use std::{sync::Arc, time::Instant};
+
+use tokio::sync::mpsc;
+
+use super::{
+    ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
+    responder,
+};
+use crate::{metricas::Metricas, storage::MensagemRow};
+
+pub(super) fn iniciar(
+    db: DatabaseConnection,
+    mut rx: mpsc::Receiver<Pedido>,
+    metricas: Arc<Metricas>,
+) {
+    tokio::spawn(async move {
+        let mut lote = Vec::with_capacity(MAX_LOTE);
+        while rx.recv_many(&mut lote, MAX_LOTE).await > 0 {
+            descartar_vencidas(&mut lote);
+            if lote.is_empty() {
+                continue;
+            }
+            let inicio = Instant::now();
+            let resultados = gravar(&db, &lote).await;
+            metricas.escrita_db(inicio.elapsed(), lote.len());
+            responder(std::mem::take(&mut lote), resultados);
+        }
+    });
+}
+
+async fn gravar(db: &DatabaseConnection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
+    let todos = |e: sea_orm::DbErr| {
+        tracing::warn!(error = %e, writes = lote.len(), "a batch of writes failed");
+        lote.iter()
+            .map(|_| Err(ErroEscrita::from(e.clone())))
+            .collect()
+    };
+    let txn = match db.begin().await {
+        Ok(t) => t,
+        Err(e) => return todos(e),
+    };
+    let resultados = aplicar_lote(&mut Sea { txn: &txn }, lote).await;
+    match txn.commit().await {
+        Ok(()) => resultados,
+        Err(e) => todos(e),
+    }
+}
+
+struct Sea<'a> {
+    txn: &'a DatabaseTransaction,
+}
+
+impl Executor for Sea<'_> {
+    fn backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn executar(&mut self, s: Statement) -> Result<u64, Falha> {
+        Ok(self.txn.execute_raw(s).await?.rows_affected())
+    }
+
+    async fn inteiro(&mut self, s: Statement) -> Result<Option<i64>, Falha> {
+        match self.txn.query_one_raw(s).await? {
+            Some(r) => Ok(Some(r.try_get_by_index::<i64>(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn mensagem(&mut self, s: Statement) -> Result<Option<MensagemRow>, Falha> {
+        match self.txn.query_one_raw(s).await? {
+            Some(r) => Ok(Some(mensagem::Model::from_query_result(&r, "")?.into())),
+            None => Ok(None),
+        }
+    }
+
+    async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha> {
+        self.txn.execute_unprepared(sql).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,266 @@
+//! The writer for a SQLite file: its own `rusqlite` connection on a thread of its own. It
+//! wakes once per batch (not once per statement, as a pooled connection behind a worker
+//! thread does), runs the batch's statements from a cache of prepared ones, and commits
+//! with one fsync. It opens the file with the same settings as the pool (WAL,
+//! `synchronous=FULL`, foreign keys) and writes values exactly as sqlx does, so either side
+//! reads what the other wrote.
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use entity::mensagem;
+use rusqlite::{Connection, OpenFlags, Row, types::Value as V};
+use sea_orm::{DbBackend, Statement, Value};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{
+    ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
+    responder,
+};
+use crate::{metricas::Metricas, storage::MensagemRow};
+
+/// The file of a `sqlite:` URL, or `None` for an in-memory database (which only the pool's
+/// connections can share).
+pub(super) fn caminho(url: &str) -> Option<PathBuf> {
+    let resto = url.strip_prefix("sqlite:")?;
+    let resto = resto.strip_prefix("//").unwrap_or(resto);
+    let (arquivo, consulta) = resto.split_once('?').unwrap_or((resto, ""));
+    let memoria = consulta.split('&').any(|p| p == "mode=memory");
+    if arquivo.is_empty() || arquivo == ":memory:" || memoria {
+        return None;
+    }
+    Some(PathBuf::from(arquivo))
+}
+
+pub(super) fn iniciar(
+    caminho: &Path,
+    espera: Duration,
+    rx: mpsc::Receiver<Pedido>,
+    metricas: Arc<Metricas>,
+) -> Result<(), String> {
+    let abrir = || -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let c = Connection::open_with_flags(caminho, flags)?;
+        c.busy_timeout(espera)?;
+        c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        c.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(c)
+    };
+    let conexao = abrir().map_err(|e| format!("opening {} to write: {e}", caminho.display()))?;
+    std::thread::Builder::new()
+        .name("tutor-escrita".into())
+        .spawn(move || laco(conexao, rx, &metricas))
+        .map_err(|e| format!("starting the writer thread: {e}"))?;
+    Ok(())
+}
+
+fn laco(conexao: Connection, mut rx: mpsc::Receiver<Pedido>, metricas: &Metricas) {
+    let mut lote = Vec::with_capacity(MAX_LOTE);
+    while let Some(p) = rx.blocking_recv() {
+        lote.push(p);
+        while lote.len() < MAX_LOTE
+            && let Ok(p) = rx.try_recv()
+        {
+            lote.push(p);
+        }
+        descartar_vencidas(&mut lote);
+        if lote.is_empty() {
+            continue;
+        }
+        let inicio = Instant::now();
+        let resultados = gravar(&conexao, &lote);
+        metricas.escrita_db(inicio.elapsed(), lote.len());
+        responder(std::mem::take(&mut lote), resultados);
+    }
+}
+
+fn gravar(conexao: &Connection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
+    let todos = |e: rusqlite::Error| {
+        tracing::warn!(error = %e, writes = lote.len(), "a batch of writes failed");
+        lote.iter()
+            .map(|_| Err(ErroEscrita::Banco(e.to_string())))
+            .collect()
+    };
+    // IMMEDIATE takes the write lock now (waiting up to the busy timeout), rather than at
+    // the first write, where a lock upgrade can fail at once.
+    if let Err(e) = conexao.execute_batch("BEGIN IMMEDIATE") {
+        return todos(e);
+    }
+    // The executor never waits on anything: its futures finish at their first poll.
+    let resultados = futures::executor::block_on(aplicar_lote(&mut Rusqlite(conexao), lote));
+    match conexao.execute_batch("COMMIT") {
+        Ok(()) => resultados,
+        Err(e) => {
+            let _ = conexao.execute_batch("ROLLBACK");
+            todos(e)
+        }
+    }
+}
+
+struct Rusqlite<'a>(&'a Connection);
+
+impl From<rusqlite::Error> for Falha {
+    fn from(e: rusqlite::Error) -> Self {
+        let unica = e.sqlite_error().is_some_and(|f| {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        });
+        Self {
+            unica,
+            texto: e.to_string(),
+        }
+    }
+}
+
+fn valores(s: Statement) -> Result<(String, Vec<V>), Falha> {
+    let vs = s.values.map(|v| v.0).unwrap_or_default();
+    let vs = vs.into_iter().map(valor).collect::<Result<_, _>>()?;
+    Ok((s.sql, vs))
+}
+
+/// A value as sqlx binds it for SQLite: UUIDs as 16-byte blobs, instants as RFC 3339 text.
+fn valor(v: Value) -> Result<V, Falha> {
+    fn ou_nulo<T>(v: Option<T>, f: impl FnOnce(T) -> V) -> V {
+        v.map_or(V::Null, f)
+    }
+    Ok(match v {
+        Value::Bool(b) => ou_nulo(b, |b| V::Integer(i64::from(b))),
+        Value::TinyInt(i) => ou_nulo(i, |i| V::Integer(i.into())),
+        Value::SmallInt(i) => ou_nulo(i, |i| V::Integer(i.into())),
+        Value::Int(i) => ou_nulo(i, |i| V::Integer(i.into())),
+        Value::BigInt(i) => ou_nulo(i, V::Integer),
+        Value::TinyUnsigned(i) => ou_nulo(i, |i| V::Integer(i.into())),
+        Value::SmallUnsigned(i) => ou_nulo(i, |i| V::Integer(i.into())),
+        Value::Unsigned(i) => ou_nulo(i, |i| V::Integer(i.into())),
+        Value::Double(d) => ou_nulo(d, V::Real),
+        Value::String(s) => ou_nulo(s, V::Text),
+        Value::Bytes(b) => ou_nulo(b, V::Blob),
+        Value::ChronoDateTimeUtc(t) => ou_nulo(t, |t| {
+            V::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))
+        }),
+        Value::Uuid(u) => ou_nulo(u, |u| V::Blob(u.as_bytes().to_vec())),
+        outro => {
+            return Err(Falha {
+                unica: false,
+                texto: format!("the SQLite writer cannot bind {outro:?}"),
+            });
+        }
+    })
+}
+
+impl Executor for Rusqlite<'_> {
+    fn backend(&self) -> DbBackend {
+        DbBackend::Sqlite
+    }
+
+    async fn executar(&mut self, s: Statement) -> Result<u64, Falha> {
+        let (sql, vs) = valores(s)?;
+        let n = self
+            .0
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(vs))?;
+        Ok(n as u64)
+    }
+
+    async fn inteiro(&mut self, s: Statement) -> Result<Option<i64>, Falha> {
+        let (sql, vs) = valores(s)?;
+        let mut st = self.0.prepare_cached(&sql)?;
+        let mut linhas = st.query(rusqlite::params_from_iter(vs))?;
+        match linhas.next()? {
+            Some(r) => Ok(Some(r.get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn mensagem(&mut self, s: Statement) -> Result<Option<MensagemRow>, Falha> {
+        let (sql, vs) = valores(s)?;
+        let mut st = self.0.prepare_cached(&sql)?;
+        let mut linhas = st.query(rusqlite::params_from_iter(vs))?;
+        match linhas.next()? {
+            Some(r) => Ok(Some(ler_mensagem(r)?.into())),
+            None => Ok(None),
+        }
+    }
+
+    async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha> {
+        self.0.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    }
+}
+
+fn ler_mensagem(r: &Row<'_>) -> Result<mensagem::Model, Falha> {
+    Ok(mensagem::Model {
+        seq: r.get("seq")?,
+        id: uuid(r.get("id")?)?,
+        conversa_id: uuid(r.get("conversa_id")?)?,
+        usuario_id: r.get("usuario_id")?,
+        papel: r.get("papel")?,
+        conteudo: r.get("conteudo")?,
+        status: r.get("status")?,
+        id_cliente: r.get("id_cliente")?,
+        responde_a: r
+            .get::<_, Option<Vec<u8>>>("responde_a")?
+            .map(uuid)
+            .transpose()?,
+        erro: r.get("erro")?,
+        criada_em: instante(&r.get::<_, String>("criada_em")?)?,
+        atualizada_em: instante(&r.get::<_, String>("atualizada_em")?)?,
+    })
+}
+
+fn uuid(b: Vec<u8>) -> Result<Uuid, Falha> {
+    Uuid::from_slice(&b).map_err(|e| Falha {
+        unica: false,
+        texto: format!("a stored id is not a UUID: {e}"),
+    })
+}
+
+/// An instant as sqlx writes it (RFC 3339), or as SQLite's own functions do.
+fn instante(s: &str) -> Result<DateTime<Utc>, Falha> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(s, "%F %T%.f")
+        .map(|t| t.and_utc())
+        .map_err(|e| Falha {
+            unica: false,
+            texto: format!("a stored instant is unreadable ({s}): {e}"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_file_gets_a_writer_of_its_own() {
+        assert_eq!(
+            caminho("sqlite:///tmp/x/tutor.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x/tutor.db"))
+        );
+        assert_eq!(
+            caminho("sqlite://tutor.db"),
+            Some(PathBuf::from("tutor.db"))
+        );
+        assert_eq!(caminho("sqlite::memory:"), None);
+        assert_eq!(caminho("sqlite://t.db?mode=memory"), None);
+        assert_eq!(caminho("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn instants_are_written_and_read_as_sqlx_does() {
+        let t = Utc::now();
+        let V::Text(s) = valor(Value::ChronoDateTimeUtc(Some(t))).expect("binds") else {
+            panic!("an instant is text");
+        };
+        assert_eq!(instante(&s).expect("reads"), t);
+        assert_eq!(s, t.to_rfc3339_opts(SecondsFormat::AutoSi, false));
+    }
+}
