@@ -8,8 +8,10 @@
 //!
 //! A load races with the writes that commit while it reads: each entry counts the writes
 //! noted (`escritas`), a load takes that count before its read and installs its rows only if
-//! no write was noted meanwhile. Memory is bounded: past `limite` bytes the least recently
-//! used histories are dropped (they are read again when needed).
+//! no write was noted meanwhile. Memory is bounded: texts are cut to what a prompt can use,
+//! and past `limite` bytes the least recently used histories are dropped (they are read again
+//! when needed). A cut text is never written back: an answer left `gerando` is ended with the
+//! text the database holds.
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
@@ -38,6 +40,10 @@ struct Mapa {
 pub struct Historicos {
     mapa: Mutex<Mapa>,
     limite: usize,
+    /// Characters kept of each text: one more than the prompt's history budget. A longer
+    /// text never fits the prompt (its cost alone is over the budget), so its cut copy gives
+    /// the same prompt; answers of megabytes do not stay in memory.
+    max_caracteres: usize,
 }
 
 /// A load in progress: the count of writes it must see unchanged to install its rows.
@@ -48,11 +54,20 @@ fn tamanho(m: &MensagemRow) -> usize {
 }
 
 impl Historicos {
-    pub fn new(limite: usize) -> Self {
+    pub fn new(limite: usize, orcamento_prompt: usize) -> Self {
         Self {
             mapa: Mutex::new(Mapa::default()),
             limite,
+            max_caracteres: orcamento_prompt.saturating_add(1),
         }
+    }
+
+    fn cortar(&self, mut linha: MensagemRow) -> MensagemRow {
+        if let Some((i, _)) = linha.conteudo.char_indices().nth(self.max_caracteres) {
+            linha.conteudo.truncate(i);
+            linha.conteudo.shrink_to_fit();
+        }
+        linha
     }
 
     fn travar(&self) -> MutexGuard<'_, Mapa> {
@@ -77,6 +92,7 @@ impl Historicos {
 
     /// Installs what the database read gave, unless a write was noted since `marca`.
     pub fn instalar(&self, conversa_id: Uuid, marca: Marca, linhas: Vec<MensagemRow>) -> bool {
+        let linhas: Vec<MensagemRow> = linhas.into_iter().map(|l| self.cortar(l)).collect();
         let bytes: usize = linhas.iter().map(tamanho).sum();
         let mut m = self.travar();
         m.relogio += 1;
@@ -111,6 +127,7 @@ impl Historicos {
             return;
         };
         let linhas = Arc::make_mut(linhas);
+        let linha = &self.cortar(linha.clone());
         let novo = tamanho(linha);
         let antes = match linhas.iter().position(|l| l.id == linha.id) {
             Some(i) => {
@@ -127,6 +144,14 @@ impl Historicos {
         e.bytes = e.bytes + novo - antes;
         m.bytes = m.bytes + novo - antes;
         self.aparar(&mut m);
+    }
+
+    /// Forgets the conversation's history: the next read goes to the database.
+    pub fn esquecer(&self, conversa_id: Uuid) {
+        let mut m = self.travar();
+        if let Some(e) = m.entradas.remove(&conversa_id) {
+            m.bytes -= e.bytes;
+        }
     }
 
     /// Drops the least recently used histories until half the budget is free.
@@ -181,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_load_that_raced_a_write_is_not_installed() {
-        let h = Historicos::new(1 << 20);
+        let h = Historicos::new(1 << 20, 1000);
         let c = Uuid::now_v7();
         let marca = h.marcar(c);
         // A message commits while the load reads: the load may have missed it.
@@ -195,7 +220,7 @@ mod tests {
 
     #[test]
     fn writes_keep_the_history_in_order_and_the_queue_follows() {
-        let h = Historicos::new(1 << 20);
+        let h = Historicos::new(1 << 20, 1000);
         let c = Uuid::now_v7();
         let q1 = linha(c, 1, "aluno", None);
         let marca = h.marcar(c);
@@ -214,8 +239,19 @@ mod tests {
     }
 
     #[test]
+    fn long_texts_are_kept_only_as_far_as_a_prompt_reads() {
+        let h = Historicos::new(1 << 20, 4);
+        let c = Uuid::now_v7();
+        let marca = h.marcar(c);
+        let mut l = linha(c, 1, "tutor", None);
+        l.conteudo = "ção😀ab".into();
+        assert!(h.instalar(c, marca, vec![l]));
+        assert_eq!(h.ler(c).expect("loaded")[0].conteudo, "ção😀a");
+    }
+
+    #[test]
     fn memory_stays_within_its_budget() {
-        let h = Historicos::new(64 * 1024);
+        let h = Historicos::new(64 * 1024, 1000);
         for _ in 0..200 {
             let c = Uuid::now_v7();
             let marca = h.marcar(c);

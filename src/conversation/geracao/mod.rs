@@ -100,7 +100,7 @@ impl Gerador {
             db,
             escritor,
             metricas,
-            historicos: Historicos::new(MEMORIA_HISTORICOS),
+            historicos: Historicos::new(MEMORIA_HISTORICOS, ajustes.orcamento_historico),
             modelo,
             difusor,
             salas,
@@ -337,13 +337,8 @@ impl Gerador {
                 Ok(historico) => {
                     // Holding the lease and answering nothing here, an answer still `gerando`
                     // belongs to a process that is gone (or its final write failed).
-                    let orfas: Vec<MensagemRow> = historico
-                        .iter()
-                        .filter(|m| m.status == status::GERANDO)
-                        .cloned()
-                        .collect();
-                    if !orfas.is_empty() {
-                        if let Err(e) = self.encerrar_orfas(sala, orfas).await {
+                    if historico.iter().any(|m| m.status == status::GERANDO) {
+                        if let Err(e) = self.encerrar_orfas(sala).await {
                             tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not end answers left generating");
                             falhas += 1;
                         }
@@ -408,11 +403,14 @@ impl Gerador {
         self.historicos.anotar(linha);
     }
 
-    async fn encerrar_orfas(
-        &self,
-        sala: &Sala,
-        orfas: Vec<MensagemRow>,
-    ) -> Result<(), ErroEscrita> {
+    /// Ends the answers left `gerando` in the conversation, read from the database for the
+    /// whole text of their last checkpoint.
+    async fn encerrar_orfas(&self, sala: &Sala) -> Result<(), ErroEscrita> {
+        let orfas = storage::list_gerando_da_conversa(&self.db, sala.conversa_id).await?;
+        if orfas.is_empty() {
+            // Ended meanwhile, or only the memory thought so: read it again.
+            self.historicos.esquecer(sala.conversa_id);
+        }
         for m in orfas {
             tracing::warn!(mensagem_id = %m.id, "answer left generating by a process that is gone; ending it");
             self.encerrar_orfa(sala, m).await?;
