@@ -1,0 +1,5 @@
+//! TODO
+use anyhow::Result;
+pub async fn servir(_a: &crate::cli::FakeArgs) -> Result<()> {
+    anyhow::bail!("not yet")
+}

@@ -1,0 +1,5 @@
+//! TODO
+use anyhow::Result;
+pub fn desenhar(_a: &crate::cli::PlotArgs) -> Result<()> {
+    anyhow::bail!("not yet")
+}
