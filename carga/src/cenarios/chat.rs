@@ -41,11 +41,11 @@ pub struct Config {
 }
 
 /// One client: its socket, its tabs, its conversation (created in setup when needed).
-struct Cliente {
-    k: usize,
-    principal: Socket,
-    abas: Vec<Socket>,
-    conversa: Option<String>,
+pub(crate) struct Cliente {
+    pub k: usize,
+    pub principal: Socket,
+    pub abas: Vec<Socket>,
+    pub conversa: Option<String>,
 }
 
 /// A send waiting for its answer.
@@ -152,7 +152,7 @@ async fn esperar(s: &mut Socket, nomes: &[&str], prazo: Duration) -> Option<(Str
 
 /// Connects client `k` and its tabs; creates the conversation first when tabs must join
 /// it or messages will overlap. Not measured, except the connection times.
-async fn preparar(
+pub(crate) async fn preparar(
     ctx: &Contexto,
     k: usize,
     abas: usize,
@@ -247,7 +247,7 @@ fn achar(pend: &mut VecDeque<Envio>, tutor: &str) -> Option<usize> {
 }
 
 /// Runs one client's measured messages and its tabs.
-async fn executar(
+pub(crate) async fn executar(
     ctx: &Contexto,
     c: Cliente,
     cfg: &Config,

@@ -69,6 +69,7 @@ impl Diretivas {
 pub type Largada = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Everything a scenario needs, shared by all its clients.
+#[derive(Clone)]
 pub struct Contexto {
     pub url: String,
     pub fonte: Fonte,

@@ -85,6 +85,8 @@ pub struct Socket {
     pausa: watch::Sender<bool>,
     /// The Engine.IO open packet (sid, ping interval and timeout).
     pub abertura: Abertura,
+    /// The local TCP address of a WebSocket (to find it in /proc/net/tcp).
+    pub local: Option<std::net::SocketAddr>,
 }
 
 /// Why a connection attempt failed: `Recusado` is the server's `connect_error`.
@@ -196,7 +198,7 @@ async fn conectar_sem_prazo(op: &Opcoes) -> Result<Socket, FalhaConexao> {
         saida_rx,
         pausa: pausa_rx,
     };
-    let abertura = match op.transporte {
+    let (abertura, local) = match op.transporte {
         Transporte::Websocket => ws::iniciar(op, fios).await?,
         Transporte::Polling => polling::iniciar(op, fios, false).await?,
         Transporte::Upgrade => polling::iniciar(op, fios, true).await?,
@@ -207,6 +209,7 @@ async fn conectar_sem_prazo(op: &Opcoes) -> Result<Socket, FalhaConexao> {
         entrada,
         pausa,
         abertura,
+        local,
     })
 }
 

@@ -48,7 +48,7 @@ pub(crate) async fn iniciar(
     op: &Opcoes,
     fios: Fios,
     upgrade: bool,
-) -> Result<Abertura, FalhaConexao> {
+) -> Result<(Abertura, Option<std::net::SocketAddr>), FalhaConexao> {
     let prazo = op.prazo;
     let mut pacotes = get(&op.http, &url_socketio(&op.url, false, None), prazo).await?;
     let abertura = match pacotes.first() {
@@ -99,7 +99,9 @@ pub(crate) async fn iniciar(
         ws.send(Message::Text("5".into()))
             .await
             .context("sending upgrade")?;
+        let local = ws.get_ref().local_addr().ok();
         super::ws::bombear(ws, fios);
+        return Ok((abertura, local));
     } else {
         bombear(
             op.http.clone(),
@@ -109,7 +111,7 @@ pub(crate) async fn iniciar(
             fios,
         );
     }
-    Ok(abertura)
+    Ok((abertura, None))
 }
 
 /// Runs a connected polling session: one task keeps a GET open, one POSTs what is emitted.

@@ -68,7 +68,10 @@ async fn proximo(ws: &mut Ws) -> Result<Engine> {
 }
 
 /// Opens a WebSocket-only session, connects to `/` with the token, and starts the pumps.
-pub(crate) async fn iniciar(op: &Opcoes, fios: Fios) -> Result<Abertura, FalhaConexao> {
+pub(crate) async fn iniciar(
+    op: &Opcoes,
+    fios: Fios,
+) -> Result<(Abertura, Option<SocketAddr>), FalhaConexao> {
     let mut ws = abrir(&super::url_socketio(&op.url, true, None), op.origem).await?;
     let abertura = match proximo(&mut ws).await? {
         Engine::Abrir(a) => a,
@@ -88,8 +91,9 @@ pub(crate) async fn iniciar(op: &Opcoes, fios: Fios) -> Result<Abertura, FalhaCo
             }
         }
     }
+    let local = ws.get_ref().local_addr().ok();
     bombear(ws, fios);
-    Ok(abertura)
+    Ok((abertura, local))
 }
 
 /// Runs a connected (or just upgraded) WebSocket in two tasks until either side closes.
