@@ -86,6 +86,9 @@ pub async fn rodar(ctx: Arc<Contexto>, cfg: Config, largada: Largada) -> Result<
     vitima_ctx.diretivas.atraso_ms = 0;
     vitima_ctx.diretivas.primeiro_ms = None;
     vitima_ctx.diretivas.conferir_fake = false;
+    // The victim's sender is counted apart, so the main table is the others' alone.
+    vitima_ctx.resultado = Arc::default();
+    let vitima_res = vitima_ctx.resultado.clone();
     let vitima_k = usize::MAX / 2;
     let mut vitima = chat::preparar(&vitima_ctx, vitima_k, 1, true)
         .await
@@ -178,7 +181,15 @@ pub async fn rodar(ctx: Arc<Contexto>, cfg: Config, largada: Largada) -> Result<
     }
     ctx.res().duracao_s = outros_s.as_secs_f64();
     let r = ctx.res().clone();
+    let v = vitima_res
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .resumo();
     Ok(json!({
+        "stuck_users_sender": {
+            "sent": v["sent"], "answered": v["answered"], "missing_or_wrong": v["missing_or_wrong"],
+            "answer_ms": v["answer_ms"],
+        },
         "others_unaffected": r.perdas() == 0 && r.quedas == 0 && r.timeouts == 0,
         "others_done_s": (outros_s.as_secs_f64() * 100.0).round() / 100.0,
         "stuck_tab": {
