@@ -75,8 +75,8 @@ pub fn tabela(saida: &Value, r: &Resultado) {
         );
     }
     if let Some(Value::Object(d)) = s.get("metrics_delta") {
-        println!("  /metrics deltas:");
-        for (k, v) in d {
+        println!("  /metrics deltas (histogram buckets in the JSON only):");
+        for (k, v) in d.iter().filter(|(k, _)| !k.contains("_bucket{")) {
             println!("    {k} {v}");
         }
     } else if let Some(n) = s.get("metrics_note") {
