@@ -155,6 +155,13 @@ pub struct Config {
     #[arg(long, env = "TUTOR_SOCKET_BUFFER_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub socket_buffer_bytes: usize,
 
+    /// Threads that run the server's tasks; 0 means one per core. One thread (the default)
+    /// costs the least CPU per message: no task hops between threads and no thread is woken
+    /// to steal work. More threads serve more on one machine when one core is saturated
+    /// (several processes behind a balancer do too; see docs/deploy.md).
+    #[arg(long, env = "TUTOR_THREADS", default_value_t = 1)]
+    pub threads: usize,
+
     /// This process's name in every log line (several processes share a deployment's logs);
     /// by default the host's name and the process id.
     #[arg(long, env = "TUTOR_NO")]

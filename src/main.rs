@@ -16,9 +16,25 @@ use tutor::{
     startup::Application,
 };
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    let runtime = match config.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 0 {
+                b.worker_threads(n);
+            }
+            b.enable_all().build()
+        }
+    }
+    .context("starting the async runtime")?;
+    runtime.block_on(servir(config))
+}
+
+async fn servir(config: Config) -> anyhow::Result<()> {
     if let Some(Command::Token(t)) = &config.command {
         let segredo = config
             .jwt_secret

@@ -216,9 +216,7 @@ impl Application {
             .layer(cors(&config.cors_origins))
             .layer(TraceLayer::new_for_http());
 
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("binding {}", config.addr))?;
+        let listener = escutar(config.addr).with_context(|| format!("binding {}", config.addr))?;
         let addr = listener.local_addr()?;
         Ok(Self {
             listener,
@@ -340,6 +338,23 @@ fn prompt_sistema(config: &Config) -> anyhow::Result<String> {
 }
 
 /// `TUTOR_METRICAS_TOKEN`, refused when blank: an empty bearer would protect nothing.
+/// Connections the kernel queues before they are accepted. A classroom opening at once
+/// sends hundreds of connects in the same instant; past the queue (1024 by default) the
+/// kernel drops them and each client waits a second to retry. The kernel caps it at
+/// `net.core.somaxconn`.
+const FILA_DE_CONEXOES: u32 = 8192;
+
+fn escutar(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(FILA_DE_CONEXOES)
+}
+
 fn token_metricas(config: &Config) -> anyhow::Result<Option<Arc<SecretString>>> {
     match &config.metricas_token {
         None => {

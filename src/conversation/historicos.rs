@@ -40,9 +40,10 @@ struct Mapa {
 pub struct Historicos {
     mapa: Mutex<Mapa>,
     limite: usize,
-    /// Characters kept of each text: one more than the prompt's history budget. A longer
-    /// text never fits the prompt (its cost alone is over the budget), so its cut copy gives
-    /// the same prompt; answers of megabytes do not stay in memory.
+    /// Characters kept of each answer: one more than the prompt's history budget. A longer
+    /// answer never fits the prompt (its cost alone is over the budget, and only the
+    /// question being answered goes in whatever its length), so its cut copy gives the same
+    /// prompt; answers of megabytes do not stay in memory.
     max_caracteres: usize,
 }
 
@@ -62,7 +63,12 @@ impl Historicos {
         }
     }
 
+    /// Only answers are cut: the question being answered always goes whole into its prompt
+    /// (and a student's text is bounded by the send limit anyway).
     fn cortar(&self, mut linha: MensagemRow) -> MensagemRow {
+        if linha.papel == "aluno" {
+            return linha;
+        }
         if let Some((i, _)) = linha.conteudo.char_indices().nth(self.max_caracteres) {
             linha.conteudo.truncate(i);
             linha.conteudo.shrink_to_fit();

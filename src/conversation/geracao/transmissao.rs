@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use tokio::time::{Instant, sleep, sleep_until, timeout_at};
+use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use tokio_util::task::AbortOnDropHandle;
@@ -46,54 +46,77 @@ impl Gerador {
     ) -> Fim {
         let primeiro = self.ajustes.timeout_primeiro_token;
         let inativo = self.ajustes.timeout_inativo;
+        // Made once and polled again each round, not made anew for every piece: these
+        // register with the timer wheel and the tokens' waiter lists.
+        let cancelado = cancelar.cancelled();
+        let interrompido = self.interrompendo.cancelled();
+        let silencio = sleep_until(inicio + primeiro);
+        let envio = sleep_until(inicio);
+        tokio::pin!(cancelado, interrompido, silencio, envio);
         let mut fluxo = tokio::select! {
-            _ = cancelar.cancelled() => return Fim::Cancelada,
-            _ = self.interrompendo.cancelled() => return interrompida(),
-            r = timeout_at(inicio + primeiro, pedido) => match r {
-                Ok(Ok(Ok(f))) => f,
-                Ok(Ok(Err(e))) => return erro_do_modelo(e),
-                Ok(Err(e)) => return Fim::Erro {
+            _ = &mut cancelado => return Fim::Cancelada,
+            _ = &mut interrompido => return interrompida(),
+            _ = &mut silencio => return sem_resposta(primeiro),
+            r = pedido => match r {
+                Ok(Ok(f)) => f,
+                Ok(Err(e)) => return erro_do_modelo(e),
+                Err(e) => return Fim::Erro {
                     codigo: codigo_resposta::MODELO_INDISPONIVEL,
                     causa: format!("the model request failed: {e}"),
                 },
-                Err(_) => return sem_resposta(primeiro),
             },
         };
         let mut recebeu = false;
+        let mut espera = primeiro;
+        let mut ultimo_pedaco = inicio;
         let mut pendente = String::new();
-        let mut ultimo_envio = Instant::now() - INTERVALO_PARCIAL;
+        // The first piece goes at once; later ones at most once per interval.
+        let mut ultimo_envio: Option<Instant> = None;
         let mut ultimo_checkpoint = Instant::now();
         let fim = loop {
-            let prazo = ultimo_envio + INTERVALO_PARCIAL;
-            let (limite, espera) = if recebeu {
-                (Instant::now() + inativo, inativo)
-            } else {
-                (inicio + primeiro, primeiro)
-            };
             tokio::select! {
                 biased;
-                _ = cancelar.cancelled() => break Fim::Cancelada,
-                _ = self.interrompendo.cancelled() => break interrompida(),
-                _ = sleep_until(prazo), if !pendente.is_empty() => {
+                _ = &mut cancelado => break Fim::Cancelada,
+                _ = &mut interrompido => break interrompida(),
+                _ = &mut envio, if !pendente.is_empty() => {
                     self.publicar(sala, std::mem::take(&mut pendente));
-                    ultimo_envio = Instant::now();
+                    ultimo_envio = Some(Instant::now());
                 }
-                item = timeout_at(limite, fluxo.next()) => match item {
-                    Ok(Some(Ok(texto))) => {
+                _ = &mut silencio => {
+                    // Moved only when it fires, not at every piece.
+                    let limite = ultimo_pedaco + espera;
+                    if Instant::now() >= limite {
+                        break sem_resposta(espera);
+                    }
+                    silencio.as_mut().reset(limite);
+                }
+                item = fluxo.next() => match item {
+                    Some(Ok(texto)) => {
+                        let agora = Instant::now();
                         if !recebeu {
-                            self.metricas.primeiro_pedaco(inicio.elapsed());
+                            self.metricas.primeiro_pedaco(agora - inicio);
+                            recebeu = true;
+                            espera = inativo;
+                            silencio.as_mut().reset(agora + inativo);
                         }
+                        ultimo_pedaco = agora;
                         self.metricas.pedaco_recebido();
-                        recebeu = true;
+                        let vazio = pendente.is_empty();
                         pendente.push_str(&texto);
-                        if Instant::now() >= prazo {
-                            self.publicar(sala, std::mem::take(&mut pendente));
-                            ultimo_envio = Instant::now();
+                        match ultimo_envio.map(|t| t + INTERVALO_PARCIAL) {
+                            Some(prazo) if agora < prazo => {
+                                if vazio {
+                                    envio.as_mut().reset(prazo);
+                                }
+                            }
+                            _ => {
+                                self.publicar(sala, std::mem::take(&mut pendente));
+                                ultimo_envio = Some(agora);
+                            }
                         }
                     }
-                    Ok(Some(Err(e))) => break erro_do_modelo(e),
-                    Ok(None) => break Fim::Completa,
-                    Err(_) => break sem_resposta(espera),
+                    Some(Err(e)) => break erro_do_modelo(e),
+                    None => break Fim::Completa,
                 },
             }
             if ultimo_checkpoint.elapsed() >= INTERVALO_CHECKPOINT {

@@ -183,6 +183,13 @@ fn descartar_vencidas(lote: &mut Vec<Pedido>) {
     }
 }
 
+/// The earliest deadline in a batch: past it, the batch must not commit (a send told
+/// `indisponivel` must not be stored after all), so the writer gives it up, leaves out what
+/// expired and writes the rest again.
+fn limite(lote: &[Pedido]) -> Option<Instant> {
+    lote.iter().filter_map(|p| p.prazo).min()
+}
+
 fn responder(lote: Vec<Pedido>, resultados: Vec<Result<Feito, ErroEscrita>>) {
     for (p, r) in lote.into_iter().zip(resultados) {
         // A sender that gave up in the meantime is not waiting for it.

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
-    responder,
+    limite, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -23,14 +23,25 @@ pub(super) fn iniciar(
     tokio::spawn(async move {
         let mut lote = Vec::with_capacity(MAX_LOTE);
         while rx.recv_many(&mut lote, MAX_LOTE).await > 0 {
-            descartar_vencidas(&mut lote);
-            if lote.is_empty() {
-                continue;
+            loop {
+                descartar_vencidas(&mut lote);
+                if lote.is_empty() {
+                    break;
+                }
+                let inicio = Instant::now();
+                let gravado = match limite(&lote) {
+                    // Dropped at the deadline, the transaction rolls back.
+                    Some(t) => tokio::time::timeout_at(t.into(), gravar(&db, &lote))
+                        .await
+                        .ok(),
+                    None => Some(gravar(&db, &lote).await),
+                };
+                if let Some(resultados) = gravado {
+                    metricas.escrita_db(inicio.elapsed(), lote.len());
+                    responder(std::mem::take(&mut lote), resultados);
+                    break;
+                }
             }
-            let inicio = Instant::now();
-            let resultados = gravar(&db, &lote).await;
-            metricas.escrita_db(inicio.elapsed(), lote.len());
-            responder(std::mem::take(&mut lote), resultados);
         }
     });
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
-    responder,
+    limite, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -56,12 +56,17 @@ pub(super) fn iniciar(
     let conexao = abrir().map_err(|e| format!("opening {} to write: {e}", caminho.display()))?;
     std::thread::Builder::new()
         .name("tutor-escrita".into())
-        .spawn(move || laco(conexao, rx, &metricas))
+        .spawn(move || laco(conexao, rx, espera, &metricas))
         .map_err(|e| format!("starting the writer thread: {e}"))?;
     Ok(())
 }
 
-fn laco(conexao: Connection, mut rx: mpsc::Receiver<Pedido>, metricas: &Metricas) {
+fn laco(
+    conexao: Connection,
+    mut rx: mpsc::Receiver<Pedido>,
+    espera: Duration,
+    metricas: &Metricas,
+) {
     let mut lote = Vec::with_capacity(MAX_LOTE);
     while let Some(p) = rx.blocking_recv() {
         lote.push(p);
@@ -70,18 +75,28 @@ fn laco(conexao: Connection, mut rx: mpsc::Receiver<Pedido>, metricas: &Metricas
         {
             lote.push(p);
         }
-        descartar_vencidas(&mut lote);
-        if lote.is_empty() {
-            continue;
+        loop {
+            descartar_vencidas(&mut lote);
+            if lote.is_empty() {
+                break;
+            }
+            let inicio = Instant::now();
+            if let Some(resultados) = gravar(&conexao, &lote, espera) {
+                metricas.escrita_db(inicio.elapsed(), lote.len());
+                responder(std::mem::take(&mut lote), resultados);
+                break;
+            }
         }
-        let inicio = Instant::now();
-        let resultados = gravar(&conexao, &lote);
-        metricas.escrita_db(inicio.elapsed(), lote.len());
-        responder(std::mem::take(&mut lote), resultados);
     }
 }
 
-fn gravar(conexao: &Connection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
+/// `None` when the write lock was not had before the batch's earliest deadline: nothing
+/// was written, and the caller tries again without what expired.
+fn gravar(
+    conexao: &Connection,
+    lote: &[Pedido],
+    espera: Duration,
+) -> Option<Vec<Result<Feito, ErroEscrita>>> {
     let todos = |e: rusqlite::Error| {
         tracing::warn!(error = %e, writes = lote.len(), "a batch of writes failed");
         lote.iter()
@@ -89,17 +104,25 @@ fn gravar(conexao: &Connection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrit
             .collect()
     };
     // IMMEDIATE takes the write lock now (waiting up to the busy timeout), rather than at
-    // the first write, where a lock upgrade can fail at once.
+    // the first write, where a lock upgrade can fail at once. Once it is held nothing else
+    // waits on a lock, so the deadline bounds this wait only.
+    let ate_o_prazo = limite(lote).map(|t| t.saturating_duration_since(Instant::now()));
+    let curta = ate_o_prazo.is_some_and(|d| d < espera);
+    let _ = conexao.busy_timeout(ate_o_prazo.map_or(espera, |d| d.min(espera)));
     if let Err(e) = conexao.execute_batch("BEGIN IMMEDIATE") {
-        return todos(e);
+        let ocupado = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+        if curta && ocupado {
+            return None;
+        }
+        return Some(todos(e));
     }
     // The executor never waits on anything: its futures finish at their first poll.
     let resultados = futures::executor::block_on(aplicar_lote(&mut Rusqlite(conexao), lote));
     match conexao.execute_batch("COMMIT") {
-        Ok(()) => resultados,
+        Ok(()) => Some(resultados),
         Err(e) => {
             let _ = conexao.execute_batch("ROLLBACK");
-            todos(e)
+            Some(todos(e))
         }
     }
 }
