@@ -155,6 +155,12 @@ pub struct Config {
     #[arg(long, env = "TUTOR_SOCKET_BUFFER_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub socket_buffer_bytes: usize,
 
+    /// After an answer's first piece, which goes at once, at most one `resposta_parcial` per
+    /// conversation this often (ms): the model's pieces that arrive meanwhile go in one. Fewer,
+    /// larger events cost every tab and the server less; 0 sends each piece as it comes.
+    #[arg(long, env = "TUTOR_PARCIAL_MS", default_value_t = 30)]
+    pub parcial_ms: u64,
+
     /// Threads that run the server's tasks; 0 means one per core. One thread (the default)
     /// costs the least CPU per message: no task hops between threads and no thread is woken
     /// to steal work. More threads serve more on one machine when one core is saturated

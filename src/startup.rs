@@ -140,6 +140,7 @@ impl Application {
                 orcamento_historico: config.historico_max_caracteres,
                 timeout_primeiro_token: config.upstream_primeiro_token(),
                 timeout_inativo: config.upstream_timeout(),
+                intervalo_parcial: Duration::from_millis(config.parcial_ms),
             },
         ));
         gerador
@@ -283,6 +284,8 @@ impl Application {
 
 /// One size cap for every way in: the polling body, a WebSocket message and frame, binary
 /// attachments. An oversized payload is refused before it is buffered whole.
+const WS_LEITURA: usize = 1024;
+
 fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) {
     let cap = config.max_payload_bytes;
     SocketIo::builder()
@@ -291,6 +294,9 @@ fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) 
         // reading reaches the byte bound first.
         .max_buffer_size(config.socket_buffer)
         .max_payload(cap as u64)
+        // What one read from a WebSocket takes; a bigger frame grows the buffer as it comes.
+        // Students' events are small, and every idle socket holds this much.
+        .ws_read_buffer_size(WS_LEITURA)
         .ws_max_message_size(cap)
         .ws_max_frame_size(cap)
         .with_parser(

@@ -60,6 +60,9 @@ pub struct Ajustes {
     pub timeout_primeiro_token: Duration,
     /// Longest silence between two pieces once the answer has started.
     pub timeout_inativo: Duration,
+    /// After the first piece (sent at once), at most one `resposta_parcial` per room this
+    /// often: the model's pieces that arrive meanwhile go together.
+    pub intervalo_parcial: Duration,
 }
 
 pub struct Gerador {

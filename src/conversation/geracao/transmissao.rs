@@ -20,9 +20,6 @@ use crate::{
     storage::FimResposta,
 };
 
-/// At most one `resposta_parcial` per room this often: pieces from a fast upstream are
-/// coalesced so a socket's outgoing buffer (128 packets) cannot fill from one answer.
-const INTERVALO_PARCIAL: Duration = Duration::from_millis(30);
 /// How often the text of an answer still streaming is saved (crash recovery keeps it).
 const INTERVALO_CHECKPOINT: Duration = Duration::from_secs(2);
 /// Attempts of the final write before the answer is reported as not stored.
@@ -103,7 +100,7 @@ impl Gerador {
                         self.metricas.pedaco_recebido();
                         let vazio = pendente.is_empty();
                         pendente.push_str(&texto);
-                        match ultimo_envio.map(|t| t + INTERVALO_PARCIAL) {
+                        match ultimo_envio.map(|t| t + self.ajustes.intervalo_parcial) {
                             Some(prazo) if agora < prazo => {
                                 if vazio {
                                     envio.as_mut().reset(prazo);
