@@ -16,6 +16,7 @@ mod fuzz;
 mod historico;
 mod http;
 mod idempotencia;
+mod lote;
 mod metricas;
 mod migracoes;
 mod ordem;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::apoio::{TestApp, definir, id_conversa, spawn_app, spawn_app_with};
 
 /// The samples of a Prometheus text exposition: `serie{rotulos}` → value.
-fn amostras(texto: &str) -> HashMap<String, f64> {
+pub(crate) fn amostras(texto: &str) -> HashMap<String, f64> {
     texto
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -20,14 +20,14 @@ fn amostras(texto: &str) -> HashMap<String, f64> {
 }
 
 /// The values of every series of `nome`, whatever their labels.
-fn soma(a: &HashMap<String, f64>, nome: &str) -> f64 {
+pub(crate) fn soma(a: &HashMap<String, f64>, nome: &str) -> f64 {
     a.iter()
         .filter(|(s, _)| s.as_str() == nome || s.starts_with(&format!("{nome}{{")))
         .map(|(_, v)| v)
         .sum()
 }
 
-async fn raspar(app: &TestApp) -> (String, HashMap<String, f64>) {
+pub(crate) async fn raspar(app: &TestApp) -> (String, HashMap<String, f64>) {
     let r = reqwest::get(format!("{}/metrics", app.url))
         .await
         .expect("get /metrics");

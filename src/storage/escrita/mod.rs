@@ -143,8 +143,15 @@ trait Executor {
 }
 
 /// Runs a batch inside an open transaction: each write under its own savepoint, so a failed
-/// one is undone alone. The results are only good once the caller's commit succeeds.
+/// one is undone alone. The results are only good once the caller's commit succeeds; when
+/// all failed the caller rolls back instead (`nada_gravado`).
 async fn aplicar_lote<E: Executor>(e: &mut E, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
+    if let [p] = lote {
+        // Alone in its transaction, a failed write is undone by the rollback that follows
+        // (`nada_gravado`): no savepoint needed.
+        let r = operacoes::aplicar(e, &p.escrita).await;
+        return vec![r.map_err(|f| erro(&p.escrita, f))];
+    }
     let mut resultados = Vec::with_capacity(lote.len());
     for p in lote {
         let r = match e.bruto("SAVEPOINT escrita").await {
@@ -162,12 +169,22 @@ async fn aplicar_lote<E: Executor>(e: &mut E, lote: &[Pedido]) -> Vec<Result<Fei
                 fim.and(r)
             }
         };
-        resultados.push(r.map_err(|f| match (&p.escrita, f.unica) {
-            (Escrita::Aluno { .. }, true) => ErroEscrita::IdClienteRepetido,
-            (_, _) => ErroEscrita::Banco(f.texto),
-        }));
+        resultados.push(r.map_err(|f| erro(&p.escrita, f)));
     }
     resultados
+}
+
+fn erro(escrita: &Escrita, f: Falha) -> ErroEscrita {
+    match (escrita, f.unica) {
+        (Escrita::Aluno { .. }, true) => ErroEscrita::IdClienteRepetido,
+        (_, _) => ErroEscrita::Banco(f.texto),
+    }
+}
+
+/// Every write of the batch failed: the transaction is rolled back rather than committed
+/// (a lone write has no savepoint, and may have failed halfway).
+fn nada_gravado(resultados: &[Result<Feito, ErroEscrita>]) -> bool {
+    resultados.iter().all(Result::is_err)
 }
 
 /// Leaves out of a batch the writes nobody waits for any more and those whose deadline

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
-    limite, responder,
+    limite, nada_gravado, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -58,6 +58,12 @@ async fn gravar(db: &DatabaseConnection, lote: &[Pedido]) -> Vec<Result<Feito, E
         Err(e) => return todos(e),
     };
     let resultados = aplicar_lote(&mut Sea { txn: &txn }, lote).await;
+    if nada_gravado(&resultados) {
+        if let Err(e) = txn.rollback().await {
+            tracing::warn!(error = %e, "rolling back a failed batch");
+        }
+        return resultados;
+    }
     match txn.commit().await {
         Ok(()) => resultados,
         Err(e) => todos(e),

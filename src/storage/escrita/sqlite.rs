@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
-    limite, responder,
+    limite, nada_gravado, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -118,6 +118,12 @@ fn gravar(
     }
     // The executor never waits on anything: its futures finish at their first poll.
     let resultados = futures::executor::block_on(aplicar_lote(&mut Rusqlite(conexao), lote));
+    if nada_gravado(&resultados) {
+        if let Err(e) = conexao.execute_batch("ROLLBACK") {
+            tracing::warn!(error = %e, "rolling back a failed batch");
+        }
+        return Some(resultados);
+    }
     match conexao.execute_batch("COMMIT") {
         Ok(()) => Some(resultados),
         Err(e) => {
