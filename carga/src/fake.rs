@@ -28,15 +28,7 @@ pub fn pedacos(ultima: &str, padrao: u32) -> Vec<String> {
     let n = diretiva(ultima, "tokens").map_or(padrao, |n| u32::try_from(n).unwrap_or(u32::MAX));
     let tamanho = diretiva(ultima, "tamanho").unwrap_or(0) as usize;
     (1..=n)
-        .map(|i| {
-            let base = format!("Parte {i} de {n}. ");
-            let len = base.chars().count();
-            if tamanho > len {
-                base + &"~".repeat(tamanho - len)
-            } else {
-                base
-            }
-        })
+        .map(|i| crate::verificacao::pedaco_do_fake(i, n, tamanho))
         .collect()
 }
 

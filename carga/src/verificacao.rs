@@ -112,17 +112,18 @@ impl Coletor {
 /// The fake upstream's deterministic answer of `n` chunks ("Parte i de N. "), padded with
 /// `~` to `tamanho` characters per chunk, as `fake-openai.mjs` and `tutor-carga fake` write it.
 pub fn texto_do_fake(n: u32, tamanho: usize) -> String {
-    (1..=n)
-        .map(|i| {
-            let base = format!("Parte {i} de {n}. ");
-            let len = base.chars().count();
-            if tamanho > len {
-                base + &"~".repeat(tamanho - len)
-            } else {
-                base
-            }
-        })
-        .collect()
+    (1..=n).map(|i| pedaco_do_fake(i, n, tamanho)).collect()
+}
+
+/// The fake's `i`-th chunk of `n`.
+pub fn pedaco_do_fake(i: u32, n: u32, tamanho: usize) -> String {
+    let base = format!("Parte {i} de {n}. ");
+    let len = base.chars().count();
+    if tamanho > len {
+        base + &"~".repeat(tamanho - len)
+    } else {
+        base
+    }
 }
 
 #[cfg(test)]

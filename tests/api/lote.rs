@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::{
-    apoio::{TestApp, banco, id_conversa, spawn_app},
+    apoio::{TestApp, banco, id_conversa, spawn_app, textos_do_aluno},
     metricas::{raspar, soma},
 };
 
@@ -76,14 +76,7 @@ async fn sends_held_behind_a_lock_commit_together_and_a_retry_among_them_fails_n
     let h = ana
         .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
         .await;
-    let alunas: Vec<&str> = h["mensagens"]
-        .as_array()
-        .expect("mensagens")
-        .iter()
-        .filter(|m| m["papel"] == "aluno")
-        .map(|m| m["conteudo"].as_str().expect("conteudo"))
-        .collect();
-    assert_eq!(alunas, ["a primeira", "segunda"], "{h}");
+    assert_eq!(textos_do_aluno(&h), ["a primeira", "segunda"], "{h}");
 
     // Four sends, each needing a write, went to the database in fewer transactions.
     let (corpo, depois) = raspar(&app).await;

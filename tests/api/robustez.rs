@@ -11,6 +11,7 @@ use tutor::llm::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat};
 
 use crate::apoio::{
     Roteiro, TestApp, banco, definir, id_conversa, spawn_app_com_modelo, spawn_app_with,
+    textos_do_aluno,
 };
 
 #[tokio::test]
@@ -303,14 +304,11 @@ async fn every_send_during_a_long_lock_is_answered_within_its_own_deadline_in_se
     let h = ana
         .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
         .await;
-    let textos: Vec<&str> = h["mensagens"]
-        .as_array()
-        .expect("mensagens")
-        .iter()
-        .filter(|m| m["papel"] == "aluno")
-        .map(|m| m["conteudo"].as_str().expect("conteudo"))
-        .collect();
-    assert_eq!(textos, ["antes da trava"], "nothing half-written");
+    assert_eq!(
+        textos_do_aluno(&h),
+        ["antes da trava"],
+        "nothing half-written"
+    );
     let l = ana.emit_ack("listar_conversas", None).await;
     assert_eq!(l["conversas"].as_array().map(Vec::len), Some(1), "{l}");
     assert_eq!(

@@ -124,6 +124,17 @@ async fn plano(dir: Arc<TempDir>, db_url: String, ajustar: impl FnOnce(&mut Vec<
 }
 
 /// The conversation a send's ack names.
+/// The students' messages of an `entrar_conversa` ack, in order.
+pub fn textos_do_aluno(h: &Value) -> Vec<&str> {
+    h["mensagens"]
+        .as_array()
+        .expect("mensagens")
+        .iter()
+        .filter(|m| m["papel"] == "aluno")
+        .map(|m| m["conteudo"].as_str().expect("conteudo"))
+        .collect()
+}
+
 pub fn id_conversa(ack: &Value) -> String {
     ack["conversa_id"].as_str().expect("conversa_id").to_owned()
 }
