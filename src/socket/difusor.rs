@@ -75,7 +75,7 @@ impl DifusorSocketIo {
                             "socket not reading; disconnecting it"
                         );
                         self.lento(&fila);
-                        cortar(&s);
+                        let _ = s.disconnect();
                     }
                 }
                 Err(SendError::Socket(SocketError::Closed)) => {}
@@ -84,7 +84,7 @@ impl DifusorSocketIo {
                     if let Some(fila) = &fila {
                         self.lento(fila);
                     }
-                    cortar(&s);
+                    let _ = s.disconnect();
                 }
                 Err(e) => tracing::warn!(sid = %s.id, evento, error = %e, "emit failed"),
             }
@@ -96,16 +96,6 @@ impl DifusorSocketIo {
         if fila.marcar_lenta() {
             self.metricas.socket_lento();
         }
-    }
-}
-
-/// Disconnects a socket that does not keep up. socketioxide's `disconnect` queues a packet
-/// first and gives up when the queue is full, which is exactly this socket's state: then its
-/// transport is closed directly, so it leaves its rooms now rather than at its heartbeat's
-/// timeout. The tab reconnects and catches up with `entrar_conversa` + `apos`.
-fn cortar(s: &socketioxide::extract::SocketRef) {
-    if s.clone().disconnect().is_err() {
-        s.close_transport();
     }
 }
 

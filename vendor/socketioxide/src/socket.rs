@@ -731,13 +731,6 @@ impl<A: Adapter> Socket<A> {
         self.esocket.buffered()
     }
 
-    /// Closes the socket's transport, whatever its queue holds (tutor patch): `disconnect`
-    /// gives up when the queue is full, leaving the socket in its rooms until its heartbeat
-    /// times out.
-    pub fn close_transport(&self) {
-        self.esocket.close(EIoDisconnectReason::ClosingServer);
-    }
-
     pub(crate) fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::SeqCst);
     }
