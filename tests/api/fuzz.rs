@@ -54,7 +54,7 @@ async fn arbitrary_json_into_every_event_always_gets_a_well_formed_ack() {
         "deixar_turma",
     ];
     for i in 0..320 {
-        let c = if (i / eventos.len()) % 2 == 0 {
+        let c = if (i / eventos.len()).is_multiple_of(2) {
             &aluno
         } else {
             &professor
