@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser tests: installs what is missing (Debian's Chromium, npm packages), runs the React
-# example's unit tests (vitest) and builds it, and runs the stories in tests/browser/*.test.mjs against the server binary
-# ($TUTOR_BIN, default target/debug/tutor; build it first). Screenshots go to
-# target/screenshots/.
+# example's unit tests (vitest) and builds it, then runs the stories in
+# tests/browser/*.test.mjs against the server binary ($TUTOR_BIN, default target/debug/tutor;
+# build it first). Screenshots go to target/screenshots/; with TUTOR_SCREENSHOTS_DOCS=1 the
+# README pictures (docs/formula.png, docs/turma.png) are taken again too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
