@@ -70,8 +70,11 @@ async function linhaMostra(p, titulo, campos) {
 }
 
 test("the class view follows a student live: a new conversation on top, answering, the counts, and opened read-only while it streams", async () => {
-  // Two students talked already; their answers used 1234 and 56 tokens (the fake model's
-  // usage report).
+  // Three students talked already; their answers used 1234, 56 and 310 tokens (the fake
+  // model's usage report). Caio's token has no name: his id shows.
+  const ana = await contexto(browser, server.token("ana", { name: "Ana Beatriz" }));
+  upstream.roteiro({ partes: ["A área é $\\pi r^2$."], tokens: 310 });
+  await perguntar(await abrir(ana, server.url), "Como calculo a área de um círculo?");
   const bruna = await contexto(browser, server.token("bruna", { name: "Bruna Lima" }));
   upstream.roteiro({ partes: ["Frações são partes de um todo."], tokens: 1234 });
   await perguntar(await abrir(bruna, server.url), "O que é uma fração?");
@@ -79,13 +82,14 @@ test("the class view follows a student live: a new conversation on top, answerin
   upstream.roteiro({ partes: ["Fotossíntese é…"], tokens: 56 });
   await perguntar(await abrir(caio, server.url), "Como funciona a fotossíntese?");
 
-  const prof = await contexto(browser, professor(server), { viewport: { width: 1100, height: 560 } });
+  const prof = await contexto(browser, professor(server), { viewport: { width: 1100, height: 400 } });
   const t = await abrir(prof, cabo.url);
-  await linhas(t).nth(1).waitFor({ timeout: PRAZO });
+  await linhas(t).nth(2).waitFor({ timeout: PRAZO });
   assert.equal(await t.getByTestId("entrada-mensagem").count(), 0, "a teacher has no box to send");
   assert.deepEqual(await tabela(t), [
     { aluno: "caio", titulo: "Como funciona a fotossíntese?", mensagens: "2", tokens: "56 / 100.000", respondendo: false },
     { aluno: "Bruna Lima", titulo: "O que é uma fração?", mensagens: "2", tokens: "1.234 / 100.000", respondendo: false },
+    { aluno: "Ana Beatriz", titulo: "Como calculo a área de um círculo?", mensagens: "2", tokens: "310 / 100.000", respondendo: false },
   ]);
   assert.equal(await t.getByTestId("turma-atividade").first().textContent(), "agora");
 
@@ -138,8 +142,8 @@ test("the class view follows a student live: a new conversation on top, answerin
   // Back to the list, which kept following: four messages now.
   await t.getByTestId("voltar-turma").click();
   await linhaMostra(t, "Quanto é 3/4 + 1/8?", { respondendo: false, mensagens: "4" });
-  assert.equal(await linhas(t).count(), 3);
-  for (const c of [bruna, caio, davi, prof]) await c.close();
+  assert.equal(await linhas(t).count(), 4);
+  for (const c of [ana, bruna, caio, davi, prof]) await c.close();
 });
 
 test("after a network drop the class view follows the class again", async () => {
