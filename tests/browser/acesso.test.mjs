@@ -91,6 +91,16 @@ test("demo mode: the guest button logs in, and the guest is let back in after th
     await q.getByTestId("conversa-item").filter({ hasText: "Olá como visitante" }).waitFor({ timeout: PRAZO });
     await perguntar(q, "Ainda sou eu");
     assert.equal(await mensagens(q).count(), 4);
+
+    // A teacher guest: the class view, with the student guest's conversation in it.
+    const prof = await ctx.newPage();
+    await prof.goto(`${demo.url}/`);
+    await prof.evaluate(() => sessionStorage.clear());
+    await prof.reload();
+    await prof.getByTestId("login-demo-professor").click();
+    await conectado(prof);
+    await prof.getByTestId("turma-titulo").filter({ hasText: "Olá como visitante" }).waitFor({ timeout: PRAZO });
+    assert.equal(await prof.getByTestId("entrada-mensagem").count(), 0, "a teacher has no message box");
     await ctx.close();
   } finally {
     await demo.stop();

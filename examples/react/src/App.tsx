@@ -4,18 +4,18 @@ import { useMemo, useState } from "react";
 import { ChatAluno } from "./ChatAluno";
 import { useConexao, type EstadoConexao } from "./conexao";
 import { identidadeDoToken } from "./identidade";
-import { Login, tokenDeVisitante } from "./Login";
+import { Login, tokenDeVisitante, type Visitante } from "./Login";
 import { PainelTurma } from "./PainelTurma";
 
 const CHAVE_TOKEN = "tutor.token";
-/** The demo guest's name, so a refused guest token can be renewed for the same guest. */
+/** The demo guest (JSON), so a refused guest token can be renewed for the same guest. */
 const CHAVE_VISITANTE = "tutor.visitante";
 
 export function App() {
   const [token, setToken] = useState<string | null>(() => sessionStorage.getItem(CHAVE_TOKEN));
-  const entrar = (t: string, visitante?: string) => {
+  const entrar = (t: string, visitante?: Visitante) => {
     sessionStorage.setItem(CHAVE_TOKEN, t);
-    if (visitante) sessionStorage.setItem(CHAVE_VISITANTE, visitante);
+    if (visitante) sessionStorage.setItem(CHAVE_VISITANTE, JSON.stringify(visitante));
     else sessionStorage.removeItem(CHAVE_VISITANTE);
     setToken(t);
   };
@@ -31,9 +31,15 @@ export function App() {
 /** A fresh token for the demo guest of this tab (the server's demo secret changes on every
  * restart); null for a pasted token, which only the user can replace. */
 async function renovarVisitante(): Promise<string | null> {
-  const sub = sessionStorage.getItem(CHAVE_VISITANTE);
-  if (!sub) return null;
-  const novo = await tokenDeVisitante(sub);
+  const guardado = sessionStorage.getItem(CHAVE_VISITANTE);
+  if (!guardado) return null;
+  let visitante: Visitante;
+  try {
+    visitante = JSON.parse(guardado) as Visitante;
+  } catch {
+    return null;
+  }
+  const novo = await tokenDeVisitante(visitante);
   // Kept for a reload, without remounting the app (its state is the same user's).
   if (novo) sessionStorage.setItem(CHAVE_TOKEN, novo);
   return novo;

@@ -1,17 +1,23 @@
 // Log in by pasting a token; in demo mode the server hands out guest tokens (loopback only).
 import { useEffect, useState } from "react";
 
-/** A demo guest's token for `sub`, or null when the server is not in demo mode (404). */
-export async function tokenDeVisitante(sub: string): Promise<string | null> {
-  const r = await fetch(`/dev/token?sub=${encodeURIComponent(sub)}`);
+/** A demo guest: a student, or a teacher to try the class view. */
+export interface Visitante {
+  sub: string;
+  papel: "aluno" | "professor";
+}
+
+/** A demo guest's token, or null when the server is not in demo mode (404). */
+export async function tokenDeVisitante(v: Visitante): Promise<string | null> {
+  const r = await fetch(`/dev/token?sub=${encodeURIComponent(v.sub)}&papel=${v.papel}`);
   if (!r.ok) return null;
   const { token } = (await r.json()) as { token?: unknown };
   return typeof token === "string" ? token : null;
 }
 
 interface Props {
-  /** A token to log in with; `visitante` is the demo guest's name, to renew it later. */
-  onToken: (t: string, visitante?: string) => void;
+  /** A token to log in with; `visitante` is the demo guest, to renew it later. */
+  onToken: (t: string, visitante?: Visitante) => void;
 }
 
 export function Login({ onToken }: Props) {
@@ -31,10 +37,11 @@ export function Login({ onToken }: Props) {
     };
   }, []);
 
-  const visitante = async () => {
-    const sub = `visitante-${Math.random().toString(36).slice(2, 8)}`;
-    const token = await tokenDeVisitante(sub).catch(() => null);
-    if (token) onToken(token, sub);
+  const visitante = async (papel: Visitante["papel"]) => {
+    const prefixo = papel === "professor" ? "professor" : "visitante";
+    const v: Visitante = { sub: `${prefixo}-${Math.random().toString(36).slice(2, 8)}`, papel };
+    const token = await tokenDeVisitante(v).catch(() => null);
+    if (token) onToken(token, v);
     else setErro("Não foi possível obter um token de visitante.");
   };
 
@@ -61,9 +68,24 @@ export function Login({ onToken }: Props) {
         </button>
       </form>
       {demo ? (
-        <button data-testid="login-demo" type="button" className="secundario" onClick={visitante}>
-          Entrar como visitante (modo demo)
-        </button>
+        <>
+          <button
+            data-testid="login-demo"
+            type="button"
+            className="secundario"
+            onClick={() => void visitante("aluno")}
+          >
+            Entrar como visitante (modo demo)
+          </button>
+          <button
+            data-testid="login-demo-professor"
+            type="button"
+            className="secundario"
+            onClick={() => void visitante("professor")}
+          >
+            Entrar como professor visitante (modo demo)
+          </button>
+        </>
       ) : null}
       {erro ? (
         <p className="aviso" role="alert">
