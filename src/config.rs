@@ -161,6 +161,16 @@ pub struct Config {
     #[arg(long, env = "TUTOR_PARCIAL_MS", default_value_t = 30)]
     pub parcial_ms: u64,
 
+    /// Model tokens each student may use per day (0: no budget). Counted from the usage the
+    /// upstream reports, estimated from the text where it reports none; over it a send is
+    /// refused (`limite_excedido`) until the day renews.
+    #[arg(long, env = "TUTOR_TOKENS_POR_DIA", default_value_t = 0)]
+    pub tokens_por_dia: u64,
+
+    /// The time zone whose calendar day the budget renews with: `±HH:MM` (e.g. `-03:00`).
+    #[arg(long, env = "TUTOR_FUSO_HORARIO", default_value = "+00:00", value_parser = crate::conversation::ler_fuso)]
+    pub fuso_horario: chrono::FixedOffset,
+
     /// Threads that run the server's tasks; 0 means one per core. One thread (the default)
     /// costs the least CPU per message: no task hops between threads and no thread is woken
     /// to steal work. More threads serve more on one machine when one core is saturated

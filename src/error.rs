@@ -14,6 +14,13 @@ pub enum Erro {
     /// `proibido`: a professor may read but not write another user's conversation.
     #[error("Você pode ler esta conversa, mas não escrever nela.")]
     Proibido,
+    /// `proibido`: only a professor may see the class.
+    #[error("Só professores podem ver a turma.")]
+    SoProfessor,
+    /// `limite_excedido`: the student used their day's model tokens; the budget renews in
+    /// `tentar_em_ms`. The sentence says when, in words.
+    #[error("{mensagem}")]
+    CotaEsgotada { tentar_em_ms: u64, mensagem: String },
     /// `limite_excedido`: too many requests; retry after `tentar_em_ms`.
     #[error("Muitas mensagens em pouco tempo. Tente de novo em instantes.")]
     LimiteExcedido { tentar_em_ms: u64 },
@@ -30,8 +37,8 @@ impl Erro {
         match self {
             Erro::EntradaInvalida(_) => "entrada_invalida",
             Erro::NaoEncontrada => "nao_encontrada",
-            Erro::Proibido => "proibido",
-            Erro::LimiteExcedido { .. } => "limite_excedido",
+            Erro::Proibido | Erro::SoProfessor => "proibido",
+            Erro::LimiteExcedido { .. } | Erro::CotaEsgotada { .. } => "limite_excedido",
             Erro::Indisponivel => "indisponivel",
             Erro::Interno => "interno",
         }
@@ -41,13 +48,19 @@ impl Erro {
         Erro::EntradaInvalida(mensagem.into())
     }
 
-    /// The wire form: `{ codigo, mensagem, tentar_em_ms? }`.
+    /// The wire form: `{ codigo, mensagem, tentar_em_ms?, limite? }`.
     pub fn corpo(&self) -> CorpoErro {
         CorpoErro {
             codigo: self.codigo(),
             mensagem: self.to_string(),
             tentar_em_ms: match self {
-                Erro::LimiteExcedido { tentar_em_ms } => Some(*tentar_em_ms),
+                Erro::LimiteExcedido { tentar_em_ms } | Erro::CotaEsgotada { tentar_em_ms, .. } => {
+                    Some(*tentar_em_ms)
+                }
+                _ => None,
+            },
+            limite: match self {
+                Erro::CotaEsgotada { .. } => Some(LIMITE_TOKENS_POR_DIA),
                 _ => None,
             },
         }
@@ -68,4 +81,10 @@ pub struct CorpoErro {
     pub mensagem: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tentar_em_ms: Option<u64>,
+    /// Which limit a `limite_excedido` hit, when it is not the rate limit (docs/turma.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limite: Option<&'static str>,
 }
+
+/// `erro.limite` of a send refused because the student's day's budget is spent.
+pub const LIMITE_TOKENS_POR_DIA: &str = "tokens_por_dia";

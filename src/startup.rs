@@ -22,7 +22,8 @@ use crate::{
     cluster::Cluster,
     config::Config,
     conversation::{
-        Ajustes, Coordenacao, Difusor, Gerador, Limites, PROMPT_PADRAO, Salas, Servico, Sozinho,
+        Ajustes, Coordenacao, Cota, Difusor, Gerador, Limites, PROMPT_PADRAO, Salas, Servico,
+        Sozinho,
     },
     http,
     llm::{ModeloChat, ModeloOpenAi, Politica, TutorDemo},
@@ -127,6 +128,10 @@ impl Application {
                     (c.difusor, c.coordenacao, Some(c.chamados))
                 }
             };
+        let cota = Cota {
+            tokens_por_dia: config.tokens_por_dia,
+            fuso: config.fuso_horario,
+        };
         let gerador = Arc::new(Gerador::new(
             db.clone(),
             escritor.clone(),
@@ -141,6 +146,7 @@ impl Application {
                 timeout_primeiro_token: config.upstream_primeiro_token(),
                 timeout_inativo: config.upstream_timeout(),
                 intervalo_parcial: Duration::from_millis(config.parcial_ms),
+                cota,
             },
         ));
         gerador
@@ -169,6 +175,7 @@ impl Application {
                 eventos_por_minuto_professor: config.eventos_por_minuto_professor,
                 max_caracteres: config.max_caracteres,
                 espera_db: Duration::from_millis(config.db_espera_ms),
+                cota,
             },
         ));
         let orcamento = Arc::new(http::Orcamento::new(

@@ -10,6 +10,7 @@ pub struct Model {
     pub titulo: Vec<u8>,
     pub criada_em: DateTimeUtc,
     pub atualizada_em: DateTimeUtc,
+    pub usuario_nome: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

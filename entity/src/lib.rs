@@ -4,3 +4,4 @@ pub mod prelude;
 pub mod arrendamento;
 pub mod conversa;
 pub mod mensagem;
+pub mod uso_diario;

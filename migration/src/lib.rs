@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_criar_conversas_e_mensagens;
 mod m20261201_000001_textos_em_bytes;
 mod m20261202_000001_arrendamentos;
+mod m20261203_000001_turma;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_criar_conversas_e_mensagens::Migration),
             Box::new(m20261201_000001_textos_em_bytes::Migration),
             Box::new(m20261202_000001_arrendamentos::Migration),
+            Box::new(m20261203_000001_turma::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::conversation::{Conversa, Mensagem, Origem};
+use crate::conversation::{Atualizacao, Conversa, Mensagem, Origem};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -35,6 +35,8 @@ pub enum Aviso {
         mensagem_id: Uuid,
         codigo: String,
     },
+    /// For the professors' room on every process.
+    ConversaAtualizada(Atualizacao),
     /// To the process generating `mensagem_id`: stop it (any other answer is left alone).
     Cancelar {
         conversa_id: Uuid,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{aviso::Aviso, barramento::Barramento, tocadas::Tocadas};
-use crate::conversation::{Conversa, Difusor, Mensagem, Origem};
+use crate::conversation::{Atualizacao, Conversa, Difusor, Mensagem, Origem};
 
 pub struct DifusorCluster {
     pub(super) local: Arc<dyn Difusor>,
@@ -71,6 +71,12 @@ impl Difusor for DifusorCluster {
             mensagem_id,
             codigo: codigo.to_owned(),
         });
+    }
+
+    fn conversa_atualizada(&self, atualizacao: &Atualizacao) {
+        self.local.conversa_atualizada(atualizacao);
+        self.barramento
+            .enviar(Aviso::ConversaAtualizada(atualizacao.clone()));
     }
 
     fn ressincronizar(&self, conversa_id: Uuid) {

@@ -125,6 +125,7 @@ impl Ouvinte for Retransmissor {
             } => self.terminar(conversa_id, mensagem_id, || {
                 local.erro_resposta(conversa_id, mensagem_id, &codigo)
             }),
+            Aviso::ConversaAtualizada(a) => local.conversa_atualizada(&a),
             Aviso::Cancelar {
                 conversa_id,
                 mensagem_id,
@@ -229,7 +230,7 @@ impl Ouvinte for Retransmissor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::{Conversa, Mensagem, Origem};
+    use crate::conversation::{Atualizacao, Conversa, Mensagem, Origem};
 
     /// Records what would have been emitted to this process's sockets.
     #[derive(Default)]
@@ -262,6 +263,9 @@ mod tests {
         }
         fn erro_resposta(&self, _: Uuid, _: Uuid, codigo: &str) {
             self.gravar(format!("erro {codigo}"));
+        }
+        fn conversa_atualizada(&self, a: &Atualizacao) {
+            self.gravar(format!("atualizada {:?}", a.motivo));
         }
         fn ressincronizar(&self, _: Uuid) {
             self.gravar("ressincronizar".into());

@@ -43,6 +43,16 @@ impl Servico {
             }
             return Err(Erro::LimiteExcedido { tentar_em_ms });
         }
+        if let Err(e) = self.conferir_cota(usuario).await {
+            self.envios.devolver(&usuario.id);
+            // A retry of a send stored before the budget ran out gets its message back.
+            if let Some(ic) = &id_cliente
+                && let Some(e) = self.ja_enviada(usuario, ic).await?
+            {
+                return Ok(e);
+            }
+            return Err(e);
+        }
         let nova = NovaMensagem {
             id: Uuid::now_v7(),
             usuario_id: usuario.id.clone(),
@@ -55,6 +65,7 @@ impl Servico {
             None => Destino::Nova {
                 id: Uuid::now_v7(),
                 titulo: conteudo.titulo(),
+                nome: usuario.nome.clone(),
             },
         };
         let nova = NovaMensagem {
@@ -94,6 +105,17 @@ impl Servico {
                 Err(Erro::Indisponivel)
             }
         }
+    }
+
+    /// Refuses the send when the student's day's budget is spent (one indexed read, only
+    /// when a budget is set).
+    async fn conferir_cota(&self, usuario: &Usuario) -> Result<(), Erro> {
+        if self.cota.tokens_por_dia == 0 {
+            return Ok(());
+        }
+        let agora = Utc::now();
+        let usado = storage::find_uso(&self.db, &usuario.id, &self.cota.dia(agora)).await?;
+        self.cota.conferir(usado, agora)
     }
 
     async fn ja_enviada(&self, usuario: &Usuario, ic: &IdCliente) -> Result<Option<Enviada>, Erro> {

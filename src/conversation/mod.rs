@@ -3,6 +3,7 @@
 //! it talks to storage functions, the model (through `Gerador`) and a `Difusor`.
 mod acesso;
 mod coordenacao;
+mod cota;
 mod difusor;
 mod entrada;
 mod envio;
@@ -11,6 +12,7 @@ mod historicos;
 mod modelo;
 mod prompt;
 mod sala;
+mod turma;
 
 use std::{
     sync::Arc,
@@ -20,11 +22,15 @@ use std::{
 use uuid::Uuid;
 
 pub use coordenacao::{Coordenacao, Sozinho};
+pub use cota::{Cota, ler_fuso};
 pub use difusor::{Difusor, Origem};
 pub use geracao::{Ajustes, Gerador, texto_do_erro};
-pub use modelo::{Conversa, Mensagem, codigo_resposta, status};
+pub use modelo::{
+    Atualizacao, Conversa, Mensagem, Motivo, ResumoConversa, codigo_resposta, status,
+};
 pub use prompt::PROMPT_PADRAO;
 pub use sala::{EmAndamento, Sala, Salas};
+pub use turma::{PedidoTurma, Turma};
 
 use crate::limite::Limitador;
 use crate::{
@@ -82,6 +88,8 @@ pub struct Servico {
     eventos_professor: Limitador,
     max_caracteres: usize,
     espera_db: Duration,
+    /// The students' daily budget of model tokens.
+    cota: Cota,
 }
 
 /// How much each user may do, and how long a send may wait to be stored.
@@ -93,6 +101,8 @@ pub struct Limites {
     /// A send is answered `indisponivel` this long after it arrived if it is not stored by
     /// then, however long the sends before it took.
     pub espera_db: Duration,
+    /// The model tokens each student may use per day.
+    pub cota: Cota,
 }
 
 /// Sends that may come back to back before the per-minute rate applies.
@@ -138,6 +148,7 @@ impl Servico {
             ),
             max_caracteres: limites.max_caracteres,
             espera_db: limites.espera_db,
+            cota: limites.cota,
         }
     }
 
@@ -190,6 +201,21 @@ impl Servico {
         }
         if !enviada.repetida {
             self.difusor.mensagem_recebida(&enviada.mensagem, &origem);
+            let id = enviada.conversa.id;
+            self.difusor.conversa_atualizada(&Atualizacao {
+                conversa_id: id,
+                usuario: usuario.id.clone(),
+                motivo: if enviada.conversa_nova {
+                    Motivo::Criada
+                } else {
+                    Motivo::Mensagem
+                },
+                gerando: self
+                    .salas
+                    .existente(id)
+                    .is_some_and(|s| s.com_atual(|_| ()).is_some()),
+                atualizada_em: enviada.mensagem.criada_em,
+            });
         }
         // Idempotent: a retry whose answer is still queued starts no second one.
         self.gerador.agendar(enviada.conversa.id);

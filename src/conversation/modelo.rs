@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::storage::{ConversaRow, MensagemRow};
+use crate::storage::{ConversaRow, MensagemRow, ResumoRow};
 
 fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
@@ -61,6 +61,66 @@ impl From<MensagemRow> for Mensagem {
             criada_em: r.criada_em,
             id_cliente: r.id_cliente,
             responde_a: r.responde_a,
+        }
+    }
+}
+
+/// What changed in a conversation, as the professors' room hears it (`conversa_atualizada`,
+/// docs/turma.md): never message text, nor the title.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Atualizacao {
+    pub conversa_id: Uuid,
+    /// The student whose conversation it is.
+    pub usuario: String,
+    pub motivo: Motivo,
+    /// An answer streams in it after this change.
+    pub gerando: bool,
+    #[serde(serialize_with = "rfc3339")]
+    pub atualizada_em: DateTime<Utc>,
+}
+
+/// Why a `conversa_atualizada` was sent.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Motivo {
+    /// The conversation was created (with its first message).
+    Criada,
+    /// A student's message was stored.
+    Mensagem,
+    RespostaIniciada,
+    /// An answer ended, whatever its status.
+    RespostaTerminada,
+}
+
+/// A conversation as the class view lists it (`listar_turma`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ResumoConversa {
+    pub id: Uuid,
+    pub titulo: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub criada_em: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub atualizada_em: DateTime<Utc>,
+    pub usuario: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nome_usuario: Option<String>,
+    pub mensagens: i64,
+    pub gerando: bool,
+    pub tokens_hoje: i64,
+}
+
+impl From<ResumoRow> for ResumoConversa {
+    fn from(r: ResumoRow) -> Self {
+        Self {
+            id: r.conversa.id,
+            titulo: r.conversa.titulo,
+            criada_em: r.conversa.criada_em,
+            atualizada_em: r.conversa.atualizada_em,
+            usuario: r.conversa.usuario_id,
+            nome_usuario: r.conversa.usuario_nome,
+            mensagens: r.mensagens,
+            gerando: r.gerando,
+            tokens_hoje: r.tokens_hoje,
         }
     }
 }

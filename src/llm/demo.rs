@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Papel};
+use super::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Papel, Parte};
 
 pub struct TutorDemo {
     atraso: Duration,
@@ -38,7 +38,7 @@ impl ModeloChat for TutorDemo {
         Ok(futures::stream::iter(pedacos)
             .then(move |p| async move {
                 tokio::time::sleep(atraso).await;
-                Ok(p)
+                Ok(Parte::Texto(p))
             })
             .boxed())
     }

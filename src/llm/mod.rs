@@ -36,9 +36,19 @@ pub enum ErroModelo {
     LimiteExcedido(String),
 }
 
-/// Text pieces of an answer. A stream that ends without an error ended properly (the model
+/// What an answer's stream carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parte {
+    /// A piece of the answer's text.
+    Texto(String),
+    /// The tokens the request cost (prompt and answer), as the model reported them; it may
+    /// come at the end or never (the generation then estimates it).
+    Tokens(u64),
+}
+
+/// The parts of an answer. A stream that ends without an error ended properly (the model
 /// said it was done); one that was cut ends with an `Err`.
-pub type Fluxo = BoxStream<'static, Result<String, ErroModelo>>;
+pub type Fluxo = BoxStream<'static, Result<Parte, ErroModelo>>;
 
 #[async_trait::async_trait]
 pub trait ModeloChat: Send + Sync + 'static {

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Papel,
+    ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Papel, Parte,
     transporte::{self, Politica},
 };
 
@@ -52,6 +52,14 @@ struct Pedido<'a> {
     model: &'a str,
     messages: Vec<LinhaWire<'a>>,
     stream: bool,
+    /// Asks for a last chunk with `usage` (the students' daily budgets count it). Servers
+    /// that do not know the option ignore it, and the cost is then estimated.
+    stream_options: OpcoesFluxo,
+}
+
+#[derive(Serialize)]
+struct OpcoesFluxo {
+    include_usage: bool,
 }
 
 #[derive(Serialize)]
@@ -65,6 +73,14 @@ struct LinhaWire<'a> {
 struct Pedaco {
     #[serde(default)]
     choices: Vec<Escolha>,
+    #[serde(default)]
+    usage: Option<UsoInformado>,
+}
+
+#[derive(Deserialize)]
+struct UsoInformado {
+    #[serde(default)]
+    total_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +128,9 @@ impl ModeloChat for ModeloOpenAi {
                 })
                 .collect(),
             stream: true,
+            stream_options: OpcoesFluxo {
+                include_usage: true,
+            },
         };
         // Retries before the first token happen below, in `transporte`.
         let bruto = self
@@ -124,34 +143,53 @@ impl ModeloChat for ModeloOpenAi {
     }
 }
 
-/// Turns chunks into text pieces. The first error is final (async-openai yields an error for
-/// a bad chunk and would go on); an end without any `finish_reason` means the stream was cut.
+/// Turns chunks into parts. The first error is final (async-openai yields an error for a bad
+/// chunk and would go on); an end without any `finish_reason` means the stream was cut. A
+/// chunk with both text and `usage` gives the text, then the tokens.
 fn pedacos(
     bruto: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Pedaco, OpenAIError>> + Send>>,
 ) -> Fluxo {
-    futures::stream::unfold(Some((bruto, false)), |estado| async move {
-        let (mut bruto, mut terminou) = estado?;
+    struct Estado {
+        bruto: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Pedaco, OpenAIError>> + Send>>,
+        terminou: bool,
+        tokens: Option<u64>,
+    }
+    let inicio = Estado {
+        bruto,
+        terminou: false,
+        tokens: None,
+    };
+    futures::stream::unfold(Some(inicio), |estado| async move {
+        let mut e = estado?;
+        if let Some(t) = e.tokens.take() {
+            return Some((Ok(Parte::Tokens(t)), Some(e)));
+        }
         loop {
-            match bruto.next().await {
+            match e.bruto.next().await {
                 Some(Ok(p)) => {
                     let mut texto = String::new();
-                    for e in p.choices {
-                        if let Some(c) = e.delta.and_then(|d| d.content) {
+                    for escolha in p.choices {
+                        if let Some(c) = escolha.delta.and_then(|d| d.content) {
                             texto.push_str(&c);
                         }
-                        terminou |= e.finish_reason.is_some();
+                        e.terminou |= escolha.finish_reason.is_some();
                     }
+                    e.tokens = p.usage.and_then(|u| u.total_tokens);
                     if !texto.is_empty() {
-                        return Some((Ok(texto), Some((bruto, terminou))));
+                        return Some((Ok(Parte::Texto(texto)), Some(e)));
+                    }
+                    if let Some(t) = e.tokens.take() {
+                        return Some((Ok(Parte::Tokens(t)), Some(e)));
                     }
                 }
-                Some(Err(e)) => {
-                    return Some((Err(ErroModelo::Indisponivel(e.to_string())), None));
+                Some(Err(erro)) => {
+                    return Some((Err(ErroModelo::Indisponivel(erro.to_string())), None));
                 }
-                None if terminou => return None,
+                None if e.terminou => return None,
                 None => {
-                    let e = ErroModelo::Indisponivel("stream ended without finish_reason".into());
-                    return Some((Err(e), None));
+                    let erro =
+                        ErroModelo::Indisponivel("stream ended without finish_reason".into());
+                    return Some((Err(erro), None));
                 }
             }
         }

@@ -18,7 +18,7 @@ use super::{
     wire::{self, saida},
 };
 use crate::{
-    conversation::{Conversa, Difusor, Mensagem, Origem, texto_do_erro},
+    conversation::{Atualizacao, Conversa, Difusor, Mensagem, Origem, texto_do_erro},
     metricas::Metricas,
 };
 
@@ -177,6 +177,15 @@ impl Difusor for DifusorSocketIo {
             None,
             saida::ERRO_RESPOSTA,
             &ev,
+        );
+    }
+
+    fn conversa_atualizada(&self, atualizacao: &Atualizacao) {
+        self.emitir(
+            wire::SALA_PROFESSORES.to_owned(),
+            None,
+            saida::CONVERSA_ATUALIZADA,
+            atualizacao,
         );
     }
 

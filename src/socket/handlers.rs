@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     auth::Usuario,
-    conversation::{Entrada, Origem, Pedido},
+    conversation::{Entrada, Origem, Pedido, PedidoTurma},
     error::Erro,
 };
 
@@ -155,4 +155,63 @@ pub async fn on_cancelar_resposta(
         Err(e) => Err(e),
     };
     responder(ack, r.map(|cancelada| wire::AckCancelar { cancelada }));
+}
+
+pub async fn on_listar_turma(
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let r = match wire::ler_opcional::<wire::ListarTurma>(p.0.unwrap_or_default()) {
+        Ok(p) => {
+            let pedido = PedidoTurma {
+                cursor: p.cursor,
+                limite: p.limite,
+                conversa_ids: p.conversa_ids,
+            };
+            estado.servico.listar_turma(&usuario, pedido).await
+        }
+        Err(e) => Err(e),
+    };
+    responder(
+        ack,
+        r.map(|t| wire::AckTurma {
+            conversas: t.conversas,
+            proximo_cursor: t.proximo_cursor,
+            tokens_por_dia: t.tokens_por_dia,
+        }),
+    );
+}
+
+pub async fn on_acompanhar_turma(
+    s: SocketRef,
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let r = wire::ler_opcional::<wire::Vazio>(p.0.unwrap_or_default())
+        .and_then(|_| estado.servico.acompanhar_turma(&usuario))
+        .map(|()| {
+            s.join(wire::SALA_PROFESSORES);
+            wire::AckVazio {}
+        });
+    responder(ack, r);
+}
+
+pub async fn on_deixar_turma(
+    s: SocketRef,
+    ack: AckSender,
+    Extension(estado): Extension<Estado>,
+    Extension(usuario): Extension<Usuario>,
+    p: Payload,
+) {
+    let r = wire::ler_opcional::<wire::Vazio>(p.0.unwrap_or_default())
+        .and_then(|_| estado.servico.acompanhar_turma(&usuario))
+        .map(|()| {
+            s.leave(wire::SALA_PROFESSORES);
+            wire::AckVazio {}
+        });
+    responder(ack, r);
 }

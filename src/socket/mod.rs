@@ -73,6 +73,12 @@ fn preparar(s: &SocketRef, usuario: &Usuario) {
         wire::entrada::CANCELAR_RESPOSTA,
         handlers::on_cancelar_resposta,
     );
+    s.on(wire::entrada::LISTAR_TURMA, handlers::on_listar_turma);
+    s.on(
+        wire::entrada::ACOMPANHAR_TURMA,
+        handlers::on_acompanhar_turma,
+    );
+    s.on(wire::entrada::DEIXAR_TURMA, handlers::on_deixar_turma);
     s.on_disconnect(auth::ao_desconectar);
 }
 

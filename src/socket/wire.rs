@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
-    conversation::{Conversa, Mensagem},
+    conversation::{Conversa, Mensagem, ResumoConversa},
     error::{CorpoErro, Erro},
 };
 
@@ -16,6 +16,10 @@ pub mod entrada {
     pub const SAIR_CONVERSA: &str = "sair_conversa";
     pub const LISTAR_CONVERSAS: &str = "listar_conversas";
     pub const CANCELAR_RESPOSTA: &str = "cancelar_resposta";
+    /// Professors only (docs/turma.md).
+    pub const LISTAR_TURMA: &str = "listar_turma";
+    pub const ACOMPANHAR_TURMA: &str = "acompanhar_turma";
+    pub const DEIXAR_TURMA: &str = "deixar_turma";
 }
 
 /// Server → client.
@@ -26,7 +30,12 @@ pub mod saida {
     pub const MENSAGEM_RESPONDIDA: &str = "mensagem_respondida";
     pub const ERRO_RESPOSTA: &str = "erro_resposta";
     pub const CONVERSA_CRIADA: &str = "conversa_criada";
+    /// To the professors' room (docs/turma.md).
+    pub const CONVERSA_ATUALIZADA: &str = "conversa_atualizada";
 }
+
+/// The professors' room: every socket following the class (`acompanhar_turma`), on every node.
+pub const SALA_PROFESSORES: &str = "professores";
 
 /// The room of a conversation: every socket that joined it, on every node.
 pub fn sala_conversa(id: Uuid) -> String {
@@ -79,6 +88,20 @@ pub struct ListarConversas {
     #[serde(default)]
     pub usuario: Option<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListarTurma {
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limite: Option<u64>,
+    #[serde(default)]
+    pub conversa_ids: Option<Vec<String>>,
+}
+
+/// `acompanhar_turma` and `deixar_turma` carry nothing.
+#[derive(Debug, Default, Deserialize)]
+pub struct Vazio {}
 
 /// Parses a payload, turning any mismatch into `entrada_invalida` with a useful sentence.
 pub fn ler<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, Erro> {
@@ -152,6 +175,14 @@ pub struct AckVazio {}
 #[derive(Debug, Serialize)]
 pub struct AckListar {
     pub conversas: Vec<Conversa>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AckTurma {
+    pub conversas: Vec<ResumoConversa>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proximo_cursor: Option<String>,
+    pub tokens_por_dia: u64,
 }
 
 #[derive(Debug, Serialize)]

@@ -14,6 +14,8 @@ pub struct ConversaRow {
     pub titulo: String,
     pub criada_em: DateTime<Utc>,
     pub atualizada_em: DateTime<Utc>,
+    /// The student's name as their token gave it when the conversation was created.
+    pub usuario_nome: Option<String>,
 }
 
 /// A message as stored: a student's, or a tutor's answer (`responde_a` set).
@@ -59,6 +61,7 @@ impl From<conversa::Model> for ConversaRow {
             usuario_id: m.usuario_id,
             criada_em: m.criada_em,
             atualizada_em: m.atualizada_em,
+            usuario_nome: m.usuario_nome,
         }
     }
 }

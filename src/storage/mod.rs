@@ -8,6 +8,7 @@ mod conversas;
 mod escrita;
 mod linhas;
 mod mensagens;
+mod turma;
 
 pub use arrendamentos::{
     list_arrendadas, list_arrendamentos_vencidos, renovar_arrendamentos, soltar_arrendamento,
@@ -15,7 +16,7 @@ pub use arrendamentos::{
 };
 pub use conexao::{aceita_escritas, conectar, migrar};
 pub use conversas::{find_conversa, list_conversas};
-pub use escrita::{Destino, ErroEscrita, Escritor, FimResposta};
+pub use escrita::{Destino, ErroEscrita, Escritor, FimResposta, Uso};
 pub use mensagens::{
     find_mensagem_por_id_cliente, find_proxima_sem_resposta, list_conversas_com_pendentes,
     list_gerando, list_gerando_da_conversa, list_mensagens, list_mensagens_alteradas_desde,
@@ -23,6 +24,7 @@ pub use mensagens::{
 
 pub use linhas::{ConversaRow, MensagemRow};
 pub use sea_orm::DatabaseConnection as Db;
+pub use turma::{Marca, ResumoRow, Selecao, find_uso, list_turma};
 
 /// A message row about to be written.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::sync::{
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tutor::llm::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat};
+use tutor::llm::{ErroModelo, Fluxo, LinhaPrompt, ModeloChat, Parte};
 
 use crate::apoio::{
     Roteiro, TestApp, banco, definir, id_conversa, spawn_app_com_modelo, spawn_app_with,
@@ -59,10 +59,10 @@ impl ModeloChat for ModeloComBug {
             1 => Ok(futures::stream::iter(0..3)
                 .map(|i| {
                     assert!(i < 2, "bug simulado no meio da resposta");
-                    Ok(format!("p{i} "))
+                    Ok(Parte::Texto(format!("p{i} ")))
                 })
                 .boxed()),
-            _ => Ok(futures::stream::iter(vec![Ok("tudo certo".to_owned())]).boxed()),
+            _ => Ok(futures::stream::iter(vec![Ok(Parte::Texto("tudo certo".to_owned()))]).boxed()),
         }
     }
 }

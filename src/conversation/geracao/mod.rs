@@ -28,9 +28,10 @@ pub use transmissao::texto_do_erro;
 
 use super::{
     coordenacao::Coordenacao,
+    cota::Cota,
     difusor::Difusor,
     historicos::{Historicos, proxima_sem_resposta},
-    modelo::{codigo_resposta, status},
+    modelo::{Atualizacao, Motivo, codigo_resposta, status},
     prompt,
     sala::{Sala, Salas},
 };
@@ -63,6 +64,8 @@ pub struct Ajustes {
     /// After the first piece (sent at once), at most one `resposta_parcial` per room this
     /// often: the model's pieces that arrive meanwhile go together.
     pub intervalo_parcial: Duration,
+    /// What each answer costs is added to its student's day (the budget is checked at send).
+    pub cota: Cota,
 }
 
 pub struct Gerador {
@@ -435,15 +438,18 @@ impl Gerador {
             status: status::ERRO,
             erro: Some(codigo),
             agora: Utc::now(),
+            // What it cost is unknown (the process that asked the model is gone).
+            uso: None,
         };
         let gravada = self.escritor.finalizar_resposta(fim).await?;
         if let Some(linha) = &gravada {
             self.anotar(linha);
         }
-        if gravada.is_some() {
+        if let Some(linha) = &gravada {
             sala.terminar(m.id, || {
                 self.difusor.erro_resposta(m.conversa_id, m.id, codigo)
             });
+            self.anunciar(linha, Motivo::RespostaTerminada);
         }
         Ok(())
     }
@@ -459,8 +465,14 @@ impl Gerador {
                 codigo: codigo_resposta::INTERROMPIDA,
                 causa: "panic".into(),
             };
-            self.finalizar(sala, a, fim).await;
+            self.finalizar(sala, a, fim, None).await;
         }
+    }
+
+    /// Tells the professors' room that an answer of the conversation started or ended.
+    fn anunciar(&self, resposta: &MensagemRow, motivo: Motivo) {
+        self.difusor
+            .conversa_atualizada(&atualizacao(resposta, motivo));
     }
 
     /// Generates and stores the answer to `pergunta`, streaming it to the room. The model
@@ -478,6 +490,7 @@ impl Gerador {
             &pergunta,
             self.ajustes.orcamento_historico,
         );
+        let caracteres_prompt: usize = linhas.iter().map(|l| l.conteudo.chars().count()).sum();
         let modelo = Arc::clone(&self.modelo);
         let pedido =
             AbortOnDropHandle::new(tokio::spawn(async move { modelo.gerar(linhas).await }));
@@ -494,12 +507,29 @@ impl Gerador {
             self.difusor
                 .resposta_iniciada(sala.conversa_id, resposta.id)
         });
-        let fim = self.transmitir(sala, pedido, inicio, &cancelar).await;
+        self.anunciar(&resposta, Motivo::RespostaIniciada);
+        let (fim, tokens) = self.transmitir(sala, pedido, inicio, &cancelar).await;
         sala.desarmar_cancelamento();
         if let Some(a) = sala.atual().filter(|a| a.mensagem_id == resposta.id) {
-            self.finalizar(sala, a, fim).await;
+            let caracteres = caracteres_prompt + a.texto.chars().count();
+            let uso =
+                self.ajustes
+                    .cota
+                    .uso(&pergunta.usuario_id, Utc::now(), tokens, caracteres as u64);
+            self.finalizar(sala, a, fim, Some(uso)).await;
         }
         Ok(())
+    }
+}
+
+/// What the professors' room hears of an answer's start or end.
+fn atualizacao(resposta: &MensagemRow, motivo: Motivo) -> Atualizacao {
+    Atualizacao {
+        conversa_id: resposta.conversa_id,
+        usuario: resposta.usuario_id.clone(),
+        motivo,
+        gerando: motivo == Motivo::RespostaIniciada,
+        atualizada_em: resposta.atualizada_em,
     }
 }
 

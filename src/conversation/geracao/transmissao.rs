@@ -9,15 +9,15 @@ use tokio_util::sync::CancellationToken;
 
 use tokio_util::task::AbortOnDropHandle;
 
-use super::Gerador;
+use super::{Gerador, atualizacao};
 use crate::{
     conversation::{
-        modelo::{Mensagem, codigo_resposta, status},
+        modelo::{Mensagem, Motivo, codigo_resposta, status},
         sala::{EmAndamento, Sala},
     },
-    llm::{ErroModelo, Fluxo},
+    llm::{ErroModelo, Fluxo, Parte},
     metricas::FimDaResposta,
-    storage::FimResposta,
+    storage::{FimResposta, Uso},
 };
 
 /// How often the text of an answer still streaming is saved (crash recovery keeps it).
@@ -32,15 +32,16 @@ pub(super) enum Fim {
 }
 
 impl Gerador {
-    /// Streams the model's answer to the room until it ends, fails, stalls or is stopped.
-    /// `pedido` is the model's request, already sent at `inicio`.
+    /// Streams the model's answer to the room until it ends, fails, stalls or is stopped,
+    /// with the tokens it cost when the model said. `pedido` is the model's request, already
+    /// sent at `inicio`.
     pub(super) async fn transmitir(
         &self,
         sala: &Sala,
         pedido: AbortOnDropHandle<Result<Fluxo, ErroModelo>>,
         inicio: Instant,
         cancelar: &CancellationToken,
-    ) -> Fim {
+    ) -> (Fim, Option<u64>) {
         let primeiro = self.ajustes.timeout_primeiro_token;
         let inativo = self.ajustes.timeout_inativo;
         // Made once and polled again each round, not made anew for every piece: these
@@ -51,18 +52,19 @@ impl Gerador {
         let envio = sleep_until(inicio);
         tokio::pin!(cancelado, interrompido, silencio, envio);
         let mut fluxo = tokio::select! {
-            _ = &mut cancelado => return Fim::Cancelada,
-            _ = &mut interrompido => return interrompida(),
-            _ = &mut silencio => return sem_resposta(primeiro),
+            _ = &mut cancelado => return (Fim::Cancelada, None),
+            _ = &mut interrompido => return (interrompida(), None),
+            _ = &mut silencio => return (sem_resposta(primeiro), None),
             r = pedido => match r {
                 Ok(Ok(f)) => f,
-                Ok(Err(e)) => return erro_do_modelo(e),
-                Err(e) => return Fim::Erro {
+                Ok(Err(e)) => return (erro_do_modelo(e), None),
+                Err(e) => return (Fim::Erro {
                     codigo: codigo_resposta::MODELO_INDISPONIVEL,
                     causa: format!("the model request failed: {e}"),
-                },
+                }, None),
             },
         };
+        let mut tokens = None;
         let mut recebeu = false;
         let mut espera = primeiro;
         let mut ultimo_pedaco = inicio;
@@ -88,7 +90,8 @@ impl Gerador {
                     silencio.as_mut().reset(limite);
                 }
                 item = fluxo.next() => match item {
-                    Some(Ok(texto)) => {
+                    Some(Ok(Parte::Tokens(t))) => tokens = Some(t),
+                    Some(Ok(Parte::Texto(texto))) => {
                         let agora = Instant::now();
                         if !recebeu {
                             self.metricas.primeiro_pedaco(agora - inicio);
@@ -126,7 +129,7 @@ impl Gerador {
         if !pendente.is_empty() {
             self.publicar(sala, pendente);
         }
-        fim
+        (fim, tokens)
     }
 
     /// Saves the text so far; a failure only costs crash recovery some text, so it is logged.
@@ -150,7 +153,8 @@ impl Gerador {
     /// The one final write, then the one terminal event, emitted in the same step as the
     /// room's live answer is cleared: a tab joining before that step sees the streaming
     /// answer (and then its end), after it the stored one.
-    pub(super) async fn finalizar(&self, sala: &Sala, a: EmAndamento, fim: Fim) {
+    /// `uso` is what the answer cost, added to its student's day in the same write.
+    pub(super) async fn finalizar(&self, sala: &Sala, a: EmAndamento, fim: Fim, uso: Option<Uso>) {
         let (st, codigo, metrica) = match &fim {
             Fim::Completa => (status::COMPLETA, None, FimDaResposta::Completa),
             Fim::Cancelada => (status::CANCELADA, None, FimDaResposta::Cancelada),
@@ -168,6 +172,7 @@ impl Gerador {
                 status: st,
                 erro: codigo,
                 agora: Utc::now(),
+                uso: uso.clone(),
             };
             match self.escritor.finalizar_resposta(escrita).await {
                 Ok(m) => {
@@ -186,12 +191,15 @@ impl Gerador {
         let conversa_id = sala.conversa_id;
         let id = a.mensagem_id;
         match (gravada, codigo) {
-            (Some(Some(m)), None) => {
-                let m = Mensagem::from(m);
+            (Some(Some(linha)), None) => {
+                let aviso = atualizacao(&linha, Motivo::RespostaTerminada);
+                let m = Mensagem::from(linha);
                 sala.terminar(id, || self.difusor.mensagem_respondida(&m));
+                self.difusor.conversa_atualizada(&aviso);
             }
-            (Some(Some(_)), Some(codigo)) => {
+            (Some(Some(linha)), Some(codigo)) => {
                 sala.terminar(id, || self.difusor.erro_resposta(conversa_id, id, codigo));
+                self.anunciar(&linha, Motivo::RespostaTerminada);
             }
             (Some(None), _) => {
                 // Another process ended it (it took over a lease we lost) and told the room.

@@ -62,7 +62,18 @@ pub enum Destino {
     Nova {
         id: Uuid,
         titulo: String,
+        /// The student's name from their token, shown in the class view.
+        nome: Option<String>,
     },
+}
+
+/// Model tokens to add to a student's use of one day (`uso_diario`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uso {
+    pub usuario_id: String,
+    /// The calendar day, `AAAA-MM-DD`, in the server's time zone.
+    pub dia: String,
+    pub tokens: i64,
 }
 
 /// The end of an answer.
@@ -73,6 +84,9 @@ pub struct FimResposta {
     pub status: &'static str,
     pub erro: Option<&'static str>,
     pub agora: DateTime<Utc>,
+    /// What the answer cost, added to the student's day in the same transaction: only when
+    /// the answer is ended by this write (an answer ended elsewhere was counted there).
+    pub uso: Option<Uso>,
 }
 
 /// One write as the writer takes it.

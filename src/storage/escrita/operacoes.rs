@@ -1,12 +1,14 @@
 //! The statements of each write, built from the sea-orm entities and run by either executor.
 //! A write returns the rows as stored without reading them back: what the database assigns
 //! (`seq`) comes from `RETURNING`, the rest is what was written.
-use entity::{conversa, mensagem};
+use entity::{conversa, mensagem, uso_diario};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 
-use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta};
+use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta, Uso};
 use crate::storage::{
     ConversaRow, MensagemRow,
     linhas::bytes,
@@ -18,13 +20,14 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
         Escrita::Aluno { destino, nova } => {
             let (conversa_id, criada) = match destino {
                 Destino::Existente(id) => (*id, None),
-                Destino::Nova { id, titulo } => {
+                Destino::Nova { id, titulo, nome } => {
                     let am = conversa::ActiveModel {
                         id: Set(*id),
                         usuario_id: Set(nova.usuario_id.clone()),
                         titulo: Set(bytes(titulo)),
                         criada_em: Set(nova.criada_em),
                         atualizada_em: Set(nova.criada_em),
+                        usuario_nome: Set(nome.clone()),
                     };
                     let s = e
                         .backend()
@@ -36,6 +39,7 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
                         titulo: titulo.clone(),
                         criada_em: nova.criada_em,
                         atualizada_em: nova.criada_em,
+                        usuario_nome: nome.clone(),
                     };
                     (*id, Some(c))
                 }
@@ -125,7 +129,34 @@ async fn finalizar<E: Executor>(
         return Ok(None);
     };
     tocar_conversa(e, m.conversa_id, fim.agora).await?;
+    if let Some(uso) = &fim.uso {
+        somar_uso(e, uso).await?;
+    }
     Ok(Some(m))
+}
+
+/// Adds to a student's day, creating the day's row on its first answer.
+async fn somar_uso<E: Executor>(e: &mut E, uso: &Uso) -> Result<(), Falha> {
+    let am = uso_diario::ActiveModel {
+        usuario_id: Set(uso.usuario_id.clone()),
+        dia: Set(uso.dia.clone()),
+        tokens: Set(uso.tokens),
+    };
+    let q = uso_diario::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([uso_diario::Column::UsuarioId, uso_diario::Column::Dia])
+                .value(
+                    uso_diario::Column::Tokens,
+                    Expr::col((uso_diario::Entity, uso_diario::Column::Tokens)).add(Expr::col((
+                        Alias::new("excluded"),
+                        uso_diario::Column::Tokens,
+                    ))),
+                )
+                .to_owned(),
+        )
+        .into_query();
+    let s = e.backend().build(&q);
+    e.executar(s).await.map(|_| ())
 }
 
 async fn tocar_conversa<E: Executor>(

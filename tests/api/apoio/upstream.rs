@@ -33,6 +33,12 @@ pub enum Roteiro {
         atraso: Duration,
         finish: &'static str,
     },
+    /// The pieces, then a last chunk reporting `usage.total_tokens` (as OpenAI does when the
+    /// request asks `stream_options.include_usage`; nothing when it does not ask).
+    ComUso {
+        pedacos: Vec<String>,
+        total_tokens: u64,
+    },
     /// Every piece waits for a permit of `portao`: the test decides when each one goes.
     Portao {
         pedacos: Vec<String>,
@@ -206,13 +212,29 @@ fn inicio() -> Bytes {
     Bytes::from(format!("data: {v}\n\n"))
 }
 
-fn fim(finish: &str) -> Bytes {
+fn uso(total_tokens: u64) -> Bytes {
+    let v = json!({
+        "id": "chatcmpl-teste", "object": "chat.completion.chunk", "created": 1,
+        "model": "modelo-teste", "choices": [],
+        "usage": {"prompt_tokens": total_tokens / 2, "completion_tokens": total_tokens - total_tokens / 2, "total_tokens": total_tokens}
+    });
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+/// The chunk with `finish_reason`.
+fn terminou(finish: &str) -> Bytes {
     let v = json!({
         "id": "chatcmpl-teste", "object": "chat.completion.chunk", "created": 1,
         "model": "modelo-teste",
         "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]
     });
-    Bytes::from(format!("data: {v}\n\ndata: [DONE]\n\n"))
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+fn fim(finish: &str) -> Bytes {
+    [&terminou(finish)[..], DONE].concat().into()
 }
 
 type Fluxo = futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>;
@@ -240,6 +262,7 @@ fn pedacos_com_atraso(pedacos: Vec<String>, atraso: Duration) -> Fluxo {
 }
 
 async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) -> Response {
+    let quer_uso = corpo["stream_options"]["include_usage"] == json!(true);
     let ultima = corpo["messages"]
         .as_array()
         .and_then(|m| m.last())
@@ -267,6 +290,24 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
                 .chain(stream::once(async move { Ok(fim(finish)) }))
                 .boxed(),
         ),
+        Roteiro::ComUso {
+            pedacos,
+            total_tokens,
+        } => {
+            let relatorio = quer_uso.then(|| Ok(uso(total_tokens)));
+            let final_ = [
+                Some(Ok(terminou("stop"))),
+                relatorio,
+                Some(Ok(Bytes::from_static(DONE))),
+            ];
+            sse(
+                &estado,
+                comeco
+                    .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
+                    .chain(stream::iter(final_.into_iter().flatten()))
+                    .boxed(),
+            )
+        }
         Roteiro::Portao { pedacos, portao } => sse(
             &estado,
             comeco
