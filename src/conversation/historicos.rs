@@ -47,6 +47,17 @@ pub struct Historicos {
     max_caracteres: usize,
 }
 
+/// What became of a history loaded from the database; each holds the rows, usable now.
+#[derive(Debug)]
+pub enum Carga {
+    /// Kept: later answers read it from memory.
+    Guardada(Arc<Vec<MensagemRow>>),
+    /// Too big to keep: correct now, read again next time.
+    Grande(Arc<Vec<MensagemRow>>),
+    /// A write was noted while it loaded: it may miss that write, so it was not kept.
+    Corrida(Arc<Vec<MensagemRow>>),
+}
+
 /// A load in progress: the count of writes it must see unchanged to install its rows.
 pub struct Marca(u64);
 
@@ -96,30 +107,32 @@ impl Historicos {
         Marca(m.entradas.entry(conversa_id).or_default().escritas)
     }
 
-    /// Installs what the database read gave, unless a write was noted since `marca`.
-    pub fn instalar(&self, conversa_id: Uuid, marca: Marca, linhas: Vec<MensagemRow>) -> bool {
+    /// Installs what the database read gave, unless a write was noted since `marca`; the
+    /// rows come back either way, to use now.
+    pub fn instalar(&self, conversa_id: Uuid, marca: Marca, linhas: Vec<MensagemRow>) -> Carga {
         let linhas: Vec<MensagemRow> = linhas.into_iter().map(|l| self.cortar(l)).collect();
         let bytes: usize = linhas.iter().map(tamanho).sum();
+        let linhas = Arc::new(linhas);
         let mut m = self.travar();
         m.relogio += 1;
         let agora = m.relogio;
         let Some(e) = m.entradas.get_mut(&conversa_id) else {
-            return false;
+            return Carga::Corrida(linhas);
         };
         if e.escritas != marca.0 {
-            return false;
+            return Carga::Corrida(linhas);
         }
         // A history too big to keep is read each time instead.
         if bytes > self.limite / 8 {
-            return true;
+            return Carga::Grande(linhas);
         }
         let antes = e.bytes;
-        e.linhas = Some(Arc::new(linhas));
+        e.linhas = Some(Arc::clone(&linhas));
         e.bytes = bytes;
         e.usada = agora;
         m.bytes = m.bytes + bytes - antes;
         self.aparar(&mut m);
-        true
+        Carga::Guardada(linhas)
     }
 
     /// A row committed: added to (or replaced in) the conversation's history if loaded.
@@ -210,6 +223,12 @@ mod tests {
         }
     }
 
+    impl Carga {
+        fn guardada(&self) -> bool {
+            matches!(self, Carga::Guardada(_))
+        }
+    }
+
     #[test]
     fn a_load_that_raced_a_write_is_not_installed() {
         let h = Historicos::new(1 << 20, 1000);
@@ -217,10 +236,13 @@ mod tests {
         let marca = h.marcar(c);
         // A message commits while the load reads: the load may have missed it.
         h.anotar(&linha(c, 1, "aluno", None));
-        assert!(!h.instalar(c, marca, vec![]));
+        assert!(matches!(h.instalar(c, marca, vec![]), Carga::Corrida(_)));
         assert!(h.ler(c).is_none());
         let marca = h.marcar(c);
-        assert!(h.instalar(c, marca, vec![linha(c, 1, "aluno", None)]));
+        assert!(
+            h.instalar(c, marca, vec![linha(c, 1, "aluno", None)])
+                .guardada()
+        );
         assert_eq!(h.ler(c).map(|l| l.len()), Some(1));
     }
 
@@ -230,7 +252,7 @@ mod tests {
         let c = Uuid::now_v7();
         let q1 = linha(c, 1, "aluno", None);
         let marca = h.marcar(c);
-        assert!(h.instalar(c, marca, vec![q1.clone()]));
+        assert!(h.instalar(c, marca, vec![q1.clone()]).guardada());
         let q2 = linha(c, 3, "aluno", None);
         h.anotar(&q2);
         let mut r1 = linha(c, 2, "tutor", Some(q1.id));
@@ -251,7 +273,7 @@ mod tests {
         let marca = h.marcar(c);
         let mut l = linha(c, 1, "tutor", None);
         l.conteudo = "ção😀ab".into();
-        assert!(h.instalar(c, marca, vec![l]));
+        assert!(h.instalar(c, marca, vec![l]).guardada());
         assert_eq!(h.ler(c).expect("loaded")[0].conteudo, "ção😀a");
     }
 
@@ -262,8 +284,22 @@ mod tests {
             let c = Uuid::now_v7();
             let marca = h.marcar(c);
             let linhas = (0..5).map(|i| linha(c, i, "aluno", None)).collect();
-            assert!(h.instalar(c, marca, linhas));
+            assert!(h.instalar(c, marca, linhas).guardada());
         }
         assert!(h.travar().bytes <= 64 * 1024);
+    }
+
+    #[test]
+    fn a_history_too_big_to_keep_is_handed_back_to_use_once() {
+        let h = Historicos::new(8 * 1024, 100_000);
+        let c = Uuid::now_v7();
+        let marca = h.marcar(c);
+        let mut l = linha(c, 1, "aluno", None);
+        l.conteudo = "x".repeat(2 * 1024);
+        match h.instalar(c, marca, vec![l]) {
+            Carga::Grande(linhas) => assert_eq!(linhas.len(), 1),
+            outra => panic!("{outra:?}"),
+        }
+        assert!(h.ler(c).is_none(), "not kept");
     }
 }

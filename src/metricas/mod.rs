@@ -41,6 +41,11 @@ struct PorResultado {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PorOrigem {
+    origem: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PorStatus {
     status: &'static str,
 }
@@ -95,6 +100,7 @@ pub struct Metricas {
     db_escrita: Histogram,
     db_lote: Histogram,
     fila_conversas: Gauge,
+    tokens: Family<PorOrigem, Counter>,
 }
 
 impl Default for Metricas {
@@ -123,6 +129,7 @@ impl Metricas {
             db_escrita: Histogram::new(exponential_buckets(0.0005, 2.0, 15)),
             db_lote: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             fila_conversas: Gauge::default(),
+            tokens: Family::default(),
         };
         // The series every scrape should show exist from the start, at 0, so a dashboard
         // (and `rate()`) sees a zero rather than nothing.
@@ -139,6 +146,9 @@ impl Metricas {
         ] {
             let status = fim.rotulo();
             m.respostas.get_or_create(&PorStatus { status }).inc_by(0);
+        }
+        for origem in ["informado", "estimado"] {
+            m.tokens.get_or_create(&PorOrigem { origem }).inc_by(0);
         }
         m.registrar();
         m
@@ -206,6 +216,11 @@ impl Metricas {
             "fila_conversas",
             "Conversations with an answer queued or streaming in this process",
             self.fila_conversas.clone(),
+        );
+        r.register(
+            "tokens_modelo",
+            "Model tokens the answers cost (the students' budgets count them), by origin: as the upstream reported them, or estimated from the text",
+            self.tokens.clone(),
         );
         r.register_collector(Box::new(processo::Processo));
     }
@@ -285,6 +300,14 @@ impl Metricas {
     }
 
     /// A conversation's answer queue became busy (`+1`) or idle (`-1`).
+    /// What one answer cost; `informado` when the upstream reported it.
+    pub fn tokens_modelo(&self, tokens: u64, informado: bool) {
+        let origem = if informado { "informado" } else { "estimado" };
+        self.tokens
+            .get_or_create(&PorOrigem { origem })
+            .inc_by(tokens);
+    }
+
     pub fn fila(&self, delta: i64) {
         self.fila_conversas.inc_by(delta);
     }

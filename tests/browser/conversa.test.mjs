@@ -12,7 +12,8 @@ import {
 
 /** An answer slow enough to watch: `n` pieces, `atraso` ms apart. */
 const lento = (n, atraso = 150) => {
-  const partes = Array.from({ length: n }, (_, i) => `pedaço${i} `);
+  // Spaced between pieces, not after the last: a Markdown answer shows no trailing space.
+  const partes = Array.from({ length: n }, (_, i) => `${i ? " " : ""}pedaço${i}`);
   return { partes, atraso, texto: partes.join("") };
 };
 

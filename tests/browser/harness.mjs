@@ -40,8 +40,9 @@ export function token(segredo, claims) {
 }
 
 /** Streams `partes` as OpenAI's `chat.completion.chunk` events, `atraso` ms apart; `cortar`
- * drops the connection instead of finishing. */
-function sse(res, partes, atraso, cortar) {
+ * drops the connection instead of finishing. With `uso` (the request asked for
+ * `stream_options.include_usage`) a last chunk reports that many tokens, as OpenAI does. */
+function sse(res, partes, atraso, cortar, uso) {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const chunk = (delta, finish_reason = null) =>
     `data: ${JSON.stringify({
@@ -59,14 +60,23 @@ function sse(res, partes, atraso, cortar) {
       res.destroy();
     } else {
       res.write(chunk({}, "stop"));
+      if (uso !== undefined) res.write(`data: ${JSON.stringify(usage(uso))}\n\n`);
       res.end("data: [DONE]\n\n");
     }
   };
   setTimeout(passo, atraso);
 }
 
-/** The fake model: `POST /v1/chat/completions`. `roteiro({ partes, atraso, cortar, status })`
- * queues what the next request gets; unscripted requests get PADRAO, fast. */
+/** The usage chunk closing a stream: no choices, `total_tokens` of them. */
+const usage = (total) => ({
+  id: "chatcmpl-navegador", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000),
+  model: "modelo-teste", choices: [],
+  usage: { prompt_tokens: total - 1, completion_tokens: 1, total_tokens: total },
+});
+
+/** The fake model: `POST /v1/chat/completions`. `roteiro({ partes, atraso, cortar, status,
+ * tokens })` queues what the next request gets (`tokens`: the usage it reports, when asked
+ * for; 10 unless given); unscripted requests get PADRAO, fast. */
 export async function fakeUpstream() {
   const fila = [];
   const pedidos = [];
@@ -78,13 +88,15 @@ export async function fakeUpstream() {
         res.writeHead(404).end();
         return;
       }
-      pedidos.push(JSON.parse(corpo));
+      const pedido = JSON.parse(corpo);
+      pedidos.push(pedido);
       const r = fila.shift() ?? { partes: PADRAO, atraso: 5 };
+      const uso = pedido.stream_options?.include_usage ? (r.tokens ?? 10) : undefined;
       if (r.status) {
         res.writeHead(r.status, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: "falha simulada", type: "server_error", code: null } }));
       } else {
-        sse(res, r.partes, r.atraso ?? 5, r.cortar);
+        sse(res, r.partes, r.atraso ?? 5, r.cortar, uso);
       }
     });
   });

@@ -94,3 +94,12 @@ export const hashDe = (p) => new URL(p.url()).hash;
 export async function foto(p, nome) {
   await p.screenshot({ path: path.join(FOTOS, `${nome}.png`), fullPage: true });
 }
+
+/** The pictures in the READMEs (docs/NAME.png): taken into target/screenshots/ like the
+ * others, and into docs/ too when TUTOR_SCREENSHOTS_DOCS=1. */
+export async function fotoDocs(p, nome) {
+  await foto(p, nome);
+  if (process.env.TUTOR_SCREENSHOTS_DOCS === "1") {
+    await p.screenshot({ path: path.resolve(aqui, "../../docs", `${nome}.png`) });
+  }
+}

@@ -11,7 +11,8 @@ import {
 } from "./pagina.mjs";
 
 const lento = (n, atraso = 150) => {
-  const partes = Array.from({ length: n }, (_, i) => `parte${i} `);
+  // Spaced between pieces, not after the last: a Markdown answer shows no trailing space.
+  const partes = Array.from({ length: n }, (_, i) => `${i ? " " : ""}parte${i}`);
   return { partes, atraso, texto: partes.join("") };
 };
 const reconectando = (p) =>

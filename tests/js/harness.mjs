@@ -62,6 +62,20 @@ const chunk = (delta, finish = null) =>
     choices: [{ index: 0, delta, finish_reason: finish }],
   })}\n\n`;
 
+/** The last chunk of a stream asked for with `include_usage`: no choices, the usage. */
+const chunkUso = (total) =>
+  `data: ${JSON.stringify({
+    id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "m", choices: [],
+    usage: { prompt_tokens: Math.floor(total / 2), completion_tokens: total - Math.floor(total / 2), total_tokens: total },
+  })}\n\n`;
+
+/** A gate for `segurar`: `aberto` resolves once `abrir()` is called. */
+export function portao() {
+  let abrir;
+  const aberto = new Promise((ok) => { abrir = ok; });
+  return { aberto, abrir };
+}
+
 /**
  * Answers one request as the script `r` says:
  * - `{ partes, atraso }`: the role chunk, each piece `atraso` ms apart, `finish_reason: "stop"`, `[DONE]`;
@@ -70,6 +84,10 @@ const chunk = (delta, finish = null) =>
  * - `{ partes, cortar: true }`: the pieces, then the connection closes (no finish_reason, no [DONE]);
  * - `{ partes, pendurar: true }`: the pieces, then silence with the connection open;
  *   `pendurar: "antes"`: silence from the start, not even the status line.
+ * With `uso: N`, a normal end also reports `usage.total_tokens: N` in a last chunk (no
+ * choices), as OpenAI does, but only when the request asked for it with
+ * `stream_options.include_usage`. With `segurar` (a promise, see `portao`), a normal end
+ * waits for it after the last piece: the answer streams until the test lets it finish.
  * Resolves when the response is over: `"fim"`, `"erro"`, `"cortado"`, `"pendurado"` or
  * `"fechado"` when the server closed the request before the end.
  */
@@ -91,11 +109,15 @@ function responder(req, res, r, corpo) {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.write(chunk({ role: "assistant", content: "" }));
     let i = 0;
+    let segurou = false;
     const passo = () => {
       if (res.destroyed || res.writableEnded) return;
       if (i < partes.length) {
         res.write(chunk({ content: partes[i++] }));
         setTimeout(passo, atraso);
+      } else if (r.segurar && !segurou) {
+        segurou = true;
+        r.segurar.then(passo);
       } else if (r.pendurar) {
         acabou = true;
         fim("pendurado");
@@ -106,6 +128,7 @@ function responder(req, res, r, corpo) {
       } else {
         acabou = true;
         res.write(chunk({}, "stop"));
+        if (r.uso !== undefined && corpo?.stream_options?.include_usage === true) res.write(chunkUso(r.uso));
         res.end("data: [DONE]\n\n");
         fim("fim");
       }

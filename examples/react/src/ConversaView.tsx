@@ -1,9 +1,10 @@
 // One conversation: its messages (the state `mensagens`), the answer streaming into it, the
-// box to send, and the stop button. It catches up after a reconnect with `apos`, merging by
-// id, so nothing shows twice.
+// box to send, and the stop button; or, for a teacher, the same read-only. It catches up
+// after a reconnect with `apos`, merging by id, so nothing shows twice.
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { TutorSocket } from "./conexao";
+import { AvisoEnvio, type Aviso, avisoDoErro } from "./AvisoEnvio";
 import { MensagemItem } from "./MensagemItem";
 import {
   type Fluxo, acrescentar, comAndamento, mesclar, receberParte, respostaNova, ultimoFinal,
@@ -16,20 +17,29 @@ import type {
   Mensagem,
 } from "./protocol";
 
-interface Props {
-  socket: TutorSocket;
-  conversaId: string | null;
-  /** A send of this tab was stored; `nova` when it created the conversation. */
-  onEnviada: (conversaId: string, nova: boolean) => void;
-}
+type Props = { socket: TutorSocket; conversaId: string | null } & (
+  | {
+      /** The student's own conversation: the box to send and the stop button. */
+      modo: "aluno";
+      /** A send of this tab was stored; `nova` when it created the conversation. */
+      onEnviada: (conversaId: string, nova: boolean) => void;
+    }
+  | {
+      /** A teacher reading along: no box, no stop. */
+      modo: "leitura";
+      /** Who signs the student's messages. */
+      nomeAluno: string;
+    }
+);
 
 const PRAZO_MS = 15_000;
 
-export function ConversaView({ socket, conversaId, onEnviada }: Props) {
+export function ConversaView(props: Props) {
+  const { socket, conversaId } = props;
   const [mensagens, setMensagens] = useState<Mensagem[]>([]);
   const [erros, setErros] = useState<Record<string, string>>({});
   const [texto, setTexto] = useState("");
-  const [aviso, setAviso] = useState<string | null>(null);
+  const [aviso, setAviso] = useState<Aviso | null>(null);
   const [conectado, setConectado] = useState(socket.connected);
   const [enviando, setEnviando] = useState(false);
   const [parando, setParando] = useState(false);
@@ -51,7 +61,7 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
       try {
         const r = await socket.timeout(PRAZO_MS).emitWithAck("entrar_conversa", { conversa_id: id, apos });
         if (!r.ok) {
-          setAviso(r.erro.mensagem);
+          setAviso(avisoDoErro(r.erro));
           return;
         }
         if (conversaRef.current !== id) return;
@@ -61,7 +71,7 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
         const lista = comAndamento(r.mensagens, andamento);
         setMensagens((atuais) => (apos ? mesclar(atuais, lista) : lista));
       } catch {
-        setAviso("O servidor não respondeu a tempo.");
+        setAviso({ texto: "O servidor não respondeu a tempo." });
       }
     },
     [socket],
@@ -149,6 +159,7 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
   }, [mensagens]);
 
   const enviar = async () => {
+    if (props.modo !== "aluno") return;
     const conteudo = texto;
     if (!conteudo.trim() || enviando) return;
     const conversa = conversaRef.current;
@@ -165,13 +176,14 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
       });
       semAck.current = null;
       if (!r.ok) {
-        setAviso(r.erro.mensagem);
+        // Nothing was stored: the text stays in the box to send again.
+        setAviso(avisoDoErro(r.erro));
         return;
       }
       setTexto((t) => (t === conteudo ? "" : t));
       if (conversaRef.current !== conversa) {
         // The user opened another conversation meanwhile: leave the screen as it is.
-        onEnviada(r.conversa_id, false);
+        props.onEnviada(r.conversa_id, false);
         return;
       }
       const nova = conversa === null;
@@ -181,9 +193,9 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
         abertaRef.current = r.conversa_id;
       }
       setMensagens((ms) => mesclar(ms, [r.mensagem]));
-      onEnviada(r.conversa_id, nova);
+      props.onEnviada(r.conversa_id, nova);
     } catch {
-      setAviso("O servidor não respondeu a tempo. Envie de novo: a mensagem não será duplicada.");
+      setAviso({ texto: "O servidor não respondeu a tempo. Envie de novo: a mensagem não será duplicada." });
     } finally {
       setEnviando(false);
     }
@@ -197,9 +209,9 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
       const r = await socket.timeout(PRAZO_MS).emitWithAck("cancelar_resposta", { conversa_id: id });
       // Stopped: the button goes away with `mensagem_respondida` (status `cancelada`).
       if (r.ok && r.cancelada) return;
-      if (!r.ok) setAviso(r.erro.mensagem);
+      if (!r.ok) setAviso(avisoDoErro(r.erro));
     } catch {
-      setAviso("O servidor não respondeu a tempo.");
+      setAviso({ texto: "O servidor não respondeu a tempo." });
     }
     setParando(false);
   };
@@ -214,54 +226,59 @@ export function ConversaView({ socket, conversaId, onEnviada }: Props) {
     <section className="conversa" aria-label="Conversa">
       <div className="mensagens" data-testid="mensagens">
         {mensagens.length === 0 ? (
-          <p className="vazio">Pergunte o que quiser ao tutor.</p>
+          <p className="vazio">
+            {props.modo === "aluno" ? "Pergunte o que quiser ao tutor." : "Nenhuma mensagem nesta conversa."}
+          </p>
         ) : null}
         {mensagens.map((m) => (
-          <MensagemItem key={m.id} m={m} erro={erros[m.id]} />
+          <MensagemItem
+            key={m.id}
+            m={m}
+            erro={erros[m.id]}
+            nomeAluno={props.modo === "leitura" ? props.nomeAluno : undefined}
+          />
         ))}
         <div ref={fim} />
       </div>
-      {aviso ? (
-        <p className="aviso" role="alert" data-testid="aviso">
-          {aviso}
-        </p>
-      ) : null}
-      <form
-        className="envio"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void enviar();
-        }}
-      >
-        <textarea
-          data-testid="entrada-mensagem"
-          value={texto}
-          onChange={(e) => setTexto(e.target.value)}
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey) {
-              e.preventDefault();
-              void enviar();
-            }
+      {aviso ? <AvisoEnvio aviso={aviso} /> : null}
+      {props.modo === "aluno" ? (
+        <form
+          className="envio"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void enviar();
           }}
-          placeholder="Escreva sua pergunta…"
-          rows={2}
-          aria-label="Sua mensagem"
-        />
-        {gerando ? (
-          <button
-            data-testid="parar"
-            type="button"
-            className="parar"
-            onClick={() => void parar()}
-            disabled={parando || !conectado}
-          >
-            {parando ? "Parando…" : "Parar"}
+        >
+          <textarea
+            data-testid="entrada-mensagem"
+            value={texto}
+            onChange={(e) => setTexto(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && !e.shiftKey) {
+                e.preventDefault();
+                void enviar();
+              }
+            }}
+            placeholder="Escreva sua pergunta…"
+            rows={2}
+            aria-label="Sua mensagem"
+          />
+          {gerando ? (
+            <button
+              data-testid="parar"
+              type="button"
+              className="parar"
+              onClick={() => void parar()}
+              disabled={parando || !conectado}
+            >
+              {parando ? "Parando…" : "Parar"}
+            </button>
+          ) : null}
+          <button data-testid="enviar" type="submit" disabled={!conectado || enviando || !texto.trim()}>
+            Enviar
           </button>
-        ) : null}
-        <button data-testid="enviar" type="submit" disabled={!conectado || enviando || !texto.trim()}>
-          Enviar
-        </button>
-      </form>
+        </form>
+      ) : null}
     </section>
   );
 }

@@ -30,7 +30,7 @@ use super::{
     coordenacao::Coordenacao,
     cota::Cota,
     difusor::Difusor,
-    historicos::{Historicos, proxima_sem_resposta},
+    historicos::{Carga, Historicos, proxima_sem_resposta},
     modelo::{Atualizacao, Motivo, codigo_resposta, status},
     prompt,
     sala::{Sala, Salas},
@@ -395,12 +395,13 @@ impl Gerador {
             let marca = self.historicos.marcar(conversa_id);
             let linhas = storage::list_mensagens(&self.db, conversa_id, None).await?;
             tentativa += 1;
-            if tentativa >= TENTATIVAS_HISTORICO {
+            match self.historicos.instalar(conversa_id, marca, linhas) {
+                Carga::Guardada(h) | Carga::Grande(h) => return Ok(h),
                 // Writes keep racing the read: use it as it is; a message it missed has
                 // kicked the worker, which looks again.
-                return Ok(Arc::new(linhas));
+                Carga::Corrida(h) if tentativa >= TENTATIVAS_HISTORICO => return Ok(h),
+                Carga::Corrida(_) => {}
             }
-            self.historicos.instalar(conversa_id, marca, linhas);
         }
     }
 
