@@ -1,6 +1,7 @@
 //! The one error type that crosses into handlers, and its mapping to the protocol's codes.
 //! Internal causes are logged once, where the error is made; clients see only a stable code
 //! and a plain sentence.
+use schemars::JsonSchema;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +76,7 @@ impl From<sea_orm::DbErr> for Erro {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct CorpoErro {
     pub codigo: &'static str,
     pub mensagem: String,

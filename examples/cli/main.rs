@@ -15,8 +15,10 @@
 //! - `acoes.rs`: what a typed line does: the commands and sending a message.
 //! - `servidor.rs`: one request with its ack and deadline; failures as sentences.
 //! - `tela.rs`: the screen state and how every event and ack changes it.
+//! - `markdown.rs`: tutor answers from Markdown to terminal text, line by line as they stream.
 mod acoes;
 mod conexao;
+mod markdown;
 mod servidor;
 mod tela;
 

@@ -8,11 +8,13 @@
 use std::{
     collections::BTreeMap,
     io::Write,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
 };
 
 use serde_json::Value;
 use tokio::sync::Notify;
+
+use crate::markdown::{self, Estilo, Fluxo};
 
 /// The state shared by the callbacks and the input loop; `mudou` wakes whoever waits on it.
 #[derive(Default)]
@@ -55,24 +57,31 @@ pub struct Tela {
 /// An answer being streamed: what is on screen, and deltas that came ahead of their turn.
 pub struct Resposta {
     pub id: String,
-    /// Bytes of the answer on screen.
-    mostrado: usize,
+    /// Bytes of the answer taken in order: on screen, or in `fluxo` until their line ends.
+    recebido: usize,
     /// The `indice` to show next; unknown after a snapshot until the first delta.
     proximo: Option<u64>,
     adiantados: BTreeMap<u64, String>,
+    /// The answer's Markdown, rendered a line at a time.
+    fluxo: Fluxo,
 }
 
 impl Resposta {
-    fn nova(id: &str, ja_mostrado: &str) -> Self {
-        Self {
+    /// An answer whose text so far is `ate_aqui`; also what of it can be shown now.
+    fn nova(id: &str, ate_aqui: &str) -> (Self, String) {
+        let mut fluxo = Fluxo::new(estilo());
+        let pronto = fluxo.receber(ate_aqui);
+        let r = Self {
             id: id.to_owned(),
-            mostrado: ja_mostrado.len(),
+            recebido: ate_aqui.len(),
             proximo: None,
             adiantados: BTreeMap::new(),
-        }
+            fluxo,
+        };
+        (r, pronto)
     }
 
-    /// Takes one delta; returns what can be shown now, in `indice` order.
+    /// Takes one delta; returns the lines that can be shown now, in `indice` order.
     fn receber(&mut self, indice: u64, delta: &str) -> String {
         if self.proximo.is_some_and(|p| indice < p) {
             return String::new(); // already shown
@@ -85,9 +94,24 @@ impl Resposta {
             proximo += 1;
         }
         self.proximo = Some(proximo);
-        self.mostrado += pronto.len();
-        pronto
+        self.recebido += pronto.len();
+        self.fluxo.receber(&pronto)
     }
+
+    /// The answer ended as `final_`: whatever the deltas did not bring, and the last line.
+    fn terminar(&mut self, final_: &str) -> String {
+        let mut resto = self
+            .fluxo
+            .receber(final_.get(self.recebido..).unwrap_or(""));
+        resto.push_str(&self.fluxo.terminar());
+        resto
+    }
+}
+
+/// Tutor messages are Markdown, styled on a terminal (see `markdown`), decided once.
+fn estilo() -> Estilo {
+    static ESTILO: OnceLock<Estilo> = OnceLock::new();
+    *ESTILO.get_or_init(Estilo::do_terminal)
 }
 
 pub fn escrever(s: &str) {
@@ -108,13 +132,15 @@ fn marca(status: &Value) -> &'static str {
     }
 }
 
+/// A stored message: the student's as typed, the tutor's rendered from Markdown.
 fn mostrar_mensagem(m: &Value) {
-    let quem = if m["papel"] == "aluno" {
-        "você"
+    let conteudo = texto(m, "conteudo");
+    if m["papel"] == "aluno" {
+        println!("você: {conteudo}{}", marca(&m["status"]));
     } else {
-        "tutor"
-    };
-    println!("{quem}: {}{}", texto(m, "conteudo"), marca(&m["status"]));
+        let tutor = markdown::renderizar(conteudo, estilo());
+        println!("tutor: {tutor}{}", marca(&m["status"]));
+    }
 }
 
 impl Tela {
@@ -160,9 +186,9 @@ impl Tela {
             }
         }
         if let Some(r) = ack.get("resposta_em_andamento").filter(|r| r.is_object()) {
-            let ate_aqui = texto(r, "conteudo");
-            escrever(&format!("tutor: {ate_aqui}"));
-            self.em_andamento = Some(Resposta::nova(texto(r, "mensagem_id"), ate_aqui));
+            let (resposta, pronto) = Resposta::nova(texto(r, "mensagem_id"), texto(r, "conteudo"));
+            escrever(&format!("tutor: {pronto}"));
+            self.em_andamento = Some(resposta);
         }
     }
 
@@ -184,15 +210,18 @@ impl Tela {
                 self.aguardando += 1;
             }
             "resposta_iniciada" => {
-                self.em_andamento = Some(Resposta::nova(texto(v, "mensagem_id"), ""));
+                self.em_andamento = Some(Resposta::nova(texto(v, "mensagem_id"), "").0);
                 escrever("tutor: ");
             }
             "resposta_parcial" => self.parcial(v),
             "mensagem_respondida" => self.respondida(&v["mensagem"]),
             "erro_resposta" => {
-                let em_andamento = self.em_andamento.as_ref().map(|r| r.id.as_str());
-                if em_andamento != v["mensagem_id"].as_str() {
-                    escrever("tutor:");
+                match self.em_andamento.as_mut() {
+                    // The line the answer had begun is shown before the error.
+                    Some(r) if v["mensagem_id"].as_str() == Some(r.id.as_str()) => {
+                        escrever(&r.fluxo.terminar())
+                    }
+                    _ => escrever("tutor:"),
                 }
                 println!(" [erro: {}]", texto(&v["erro"], "mensagem"));
                 self.terminou_uma(texto(v, "mensagem_id"));
@@ -214,10 +243,11 @@ impl Tela {
         let final_ = texto(m, "conteudo");
         match self.em_andamento.take() {
             // Whatever the deltas did not show is shown now.
-            Some(r) if m["id"].as_str() == Some(r.id.as_str()) => {
-                escrever(final_.get(r.mostrado..).unwrap_or(""))
-            }
-            _ => escrever(&format!("tutor: {final_}")),
+            Some(mut r) if m["id"].as_str() == Some(r.id.as_str()) => escrever(&r.terminar(final_)),
+            _ => escrever(&format!(
+                "tutor: {}",
+                markdown::renderizar(final_, estilo())
+            )),
         }
         println!("{}", marca(&m["status"]));
         self.terminou_uma(texto(m, "id"));

@@ -1,6 +1,7 @@
 //! The protocol's objects, `Mensagem` and `Conversa`, as the service hands them out. They
 //! serialize to exactly the wire shape of PROTOCOL.md, so they are written once.
 use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
@@ -10,7 +11,7 @@ fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub struct Conversa {
     pub id: Uuid,
     pub titulo: String,
@@ -22,7 +23,7 @@ pub struct Conversa {
     pub usuario: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub struct Mensagem {
     pub id: Uuid,
     pub conversa_id: Uuid,
@@ -67,7 +68,7 @@ impl From<MensagemRow> for Mensagem {
 
 /// What changed in a conversation, as the professors' room hears it (`conversa_atualizada`,
 /// docs/turma.md): never message text, nor the title.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 pub struct Atualizacao {
     pub conversa_id: Uuid,
     /// The student whose conversation it is.
@@ -80,7 +81,7 @@ pub struct Atualizacao {
 }
 
 /// Why a `conversa_atualizada` was sent.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Motivo {
     /// The conversation was created (with its first message).
@@ -93,7 +94,7 @@ pub enum Motivo {
 }
 
 /// A conversation as the class view lists it (`listar_turma`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct ResumoConversa {
     pub id: Uuid,
     pub titulo: String,

@@ -1,11 +1,14 @@
 //! The wire: event names, room names and payload types, each defined once. Incoming
 //! payloads are parsed here from whatever JSON a client sent; `null` counts as absent and
-//! unknown fields (`role`, `system`, `model`, …) are ignored, never forwarded.
+//! unknown fields (`role`, `system`, `model`, …) are ignored, never forwarded. `catalogo`
+//! describes every event by those types' JSON Schemas: docs/asyncapi.yaml is held to it
+//! (tests/api/contrato.rs).
+use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
-    conversation::{Conversa, Mensagem, ResumoConversa},
+    conversation::{Atualizacao, Conversa, Mensagem, ResumoConversa},
     error::{CorpoErro, Erro},
 };
 
@@ -20,6 +23,18 @@ pub mod entrada {
     pub const LISTAR_TURMA: &str = "listar_turma";
     pub const ACOMPANHAR_TURMA: &str = "acompanhar_turma";
     pub const DEIXAR_TURMA: &str = "deixar_turma";
+
+    /// Every client → server event: what `register` listens to and `catalogo` describes.
+    pub const TODOS: &[&str] = &[
+        MENSAGEM_ENVIADA,
+        ENTRAR_CONVERSA,
+        SAIR_CONVERSA,
+        LISTAR_CONVERSAS,
+        CANCELAR_RESPOSTA,
+        LISTAR_TURMA,
+        ACOMPANHAR_TURMA,
+        DEIXAR_TURMA,
+    ];
 }
 
 /// Server → client.
@@ -32,6 +47,17 @@ pub mod saida {
     pub const CONVERSA_CRIADA: &str = "conversa_criada";
     /// To the professors' room (docs/turma.md).
     pub const CONVERSA_ATUALIZADA: &str = "conversa_atualizada";
+
+    /// Every server → client event.
+    pub const TODOS: &[&str] = &[
+        MENSAGEM_RECEBIDA,
+        RESPOSTA_INICIADA,
+        RESPOSTA_PARCIAL,
+        MENSAGEM_RESPONDIDA,
+        ERRO_RESPOSTA,
+        CONVERSA_CRIADA,
+        CONVERSA_ATUALIZADA,
+    ];
 }
 
 /// The professors' room: every socket following the class (`acompanhar_turma`), on every node.
@@ -61,7 +87,7 @@ pub fn sala_socket(sid: &str) -> String {
 
 // ---- incoming payloads ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct MensagemEnviada {
     #[serde(default)]
     pub conversa_id: Option<String>,
@@ -70,7 +96,7 @@ pub struct MensagemEnviada {
     pub id_cliente: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct EntrarConversa {
     pub conversa_id: String,
     #[serde(default)]
@@ -78,18 +104,18 @@ pub struct EntrarConversa {
 }
 
 /// `sair_conversa` and `cancelar_resposta`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ComConversa {
     pub conversa_id: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct ListarConversas {
     #[serde(default)]
     pub usuario: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct ListarTurma {
     #[serde(default)]
     pub cursor: Option<String>,
@@ -100,7 +126,7 @@ pub struct ListarTurma {
 }
 
 /// `acompanhar_turma` and `deixar_turma` carry nothing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct Vazio {}
 
 /// Parses a payload, turning any mismatch into `entrada_invalida` with a useful sentence.
@@ -123,7 +149,7 @@ pub fn ler_opcional<T: DeserializeOwned + Default>(v: serde_json::Value) -> Resu
 // ---- acks ----
 
 /// `{ ok: true, ...campos }` or `{ ok: false, erro }`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Ack<T: Serialize> {
     Sucesso {
@@ -149,13 +175,13 @@ impl<T: Serialize> From<Result<T, Erro>> for Ack<T> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AckEnviada<'a> {
     pub conversa_id: Uuid,
     pub mensagem: &'a Mensagem,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AckEntrar {
     pub conversa: Conversa,
     pub mensagens: Vec<Mensagem>,
@@ -163,21 +189,21 @@ pub struct AckEntrar {
     pub resposta_em_andamento: Option<RespostaEmAndamento>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RespostaEmAndamento {
     pub mensagem_id: Uuid,
     pub conteudo: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AckVazio {}
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AckListar {
     pub conversas: Vec<Conversa>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AckTurma {
     pub conversas: Vec<ResumoConversa>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,31 +211,31 @@ pub struct AckTurma {
     pub tokens_por_dia: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct AckCancelar {
     pub cancelada: bool,
 }
 
 // ---- server events ----
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EvMensagem<'a> {
     pub conversa_id: Uuid,
     pub mensagem: &'a Mensagem,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EvConversaCriada<'a> {
     pub conversa: &'a Conversa,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EvRespostaIniciada {
     pub conversa_id: Uuid,
     pub mensagem_id: Uuid,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EvRespostaParcial<'a> {
     pub conversa_id: Uuid,
     pub mensagem_id: Uuid,
@@ -217,17 +243,87 @@ pub struct EvRespostaParcial<'a> {
     pub delta: &'a str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EvErroResposta<'a> {
     pub conversa_id: Uuid,
     pub mensagem_id: Uuid,
     pub erro: ErroResposta<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ErroResposta<'a> {
     pub codigo: &'a str,
     pub mensagem: &'a str,
+}
+
+// ---- the catalogue ----
+
+/// One event of the contract, described by the server's own types.
+pub struct Evento {
+    pub nome: &'static str,
+    /// The JSON Schema of its payload, self-contained (every subschema inlined).
+    pub payload: Schema,
+    /// The ack's, `{ ok: true, ... }` or `{ ok: false, erro }`; none for server → client events.
+    pub ack: Option<Schema>,
+}
+
+/// Every event per direction, with what it carries: the server's half of the contract, which
+/// a test holds docs/asyncapi.yaml to so the two cannot drift. What the server reads is
+/// described as it reads it (a field with a default is optional), what it writes as it writes
+/// it (a field it may skip is optional).
+pub struct Catalogo {
+    pub entrada: Vec<Evento>,
+    pub saida: Vec<Evento>,
+}
+
+pub fn catalogo() -> Catalogo {
+    use {entrada as e, saida as s};
+    Catalogo {
+        entrada: vec![
+            pedido::<MensagemEnviada, AckEnviada<'static>>(e::MENSAGEM_ENVIADA),
+            pedido::<EntrarConversa, AckEntrar>(e::ENTRAR_CONVERSA),
+            pedido::<ComConversa, AckVazio>(e::SAIR_CONVERSA),
+            pedido::<ListarConversas, AckListar>(e::LISTAR_CONVERSAS),
+            pedido::<ComConversa, AckCancelar>(e::CANCELAR_RESPOSTA),
+            pedido::<ListarTurma, AckTurma>(e::LISTAR_TURMA),
+            pedido::<Vazio, AckVazio>(e::ACOMPANHAR_TURMA),
+            pedido::<Vazio, AckVazio>(e::DEIXAR_TURMA),
+        ],
+        saida: vec![
+            aviso::<EvMensagem<'static>>(s::MENSAGEM_RECEBIDA),
+            aviso::<EvRespostaIniciada>(s::RESPOSTA_INICIADA),
+            aviso::<EvRespostaParcial<'static>>(s::RESPOSTA_PARCIAL),
+            aviso::<EvMensagem<'static>>(s::MENSAGEM_RESPONDIDA),
+            aviso::<EvErroResposta<'static>>(s::ERRO_RESPOSTA),
+            aviso::<EvConversaCriada<'static>>(s::CONVERSA_CRIADA),
+            aviso::<Atualizacao>(s::CONVERSA_ATUALIZADA),
+        ],
+    }
+}
+
+/// A client → server event: payload `P`, ack `Ack<A>`.
+fn pedido<P: JsonSchema, A: JsonSchema + Serialize>(nome: &'static str) -> Evento {
+    Evento {
+        nome,
+        payload: esquema::<P>(SchemaSettings::for_deserialize),
+        ack: Some(esquema::<Ack<A>>(SchemaSettings::for_serialize)),
+    }
+}
+
+/// A server → client event with payload `P`.
+fn aviso<P: JsonSchema>(nome: &'static str) -> Evento {
+    Evento {
+        nome,
+        payload: esquema::<P>(SchemaSettings::for_serialize),
+        ack: None,
+    }
+}
+
+fn esquema<T: JsonSchema>(sentido: fn(SchemaSettings) -> SchemaSettings) -> Schema {
+    sentido(SchemaSettings::draft2020_12())
+        .with(|s| s.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>()
 }
 
 #[cfg(test)]
@@ -245,5 +341,19 @@ mod tests {
         .expect("valid payload");
         assert_eq!(p.conteudo, "oi");
         assert!(p.conversa_id.is_none() && p.id_cliente.is_none());
+    }
+
+    #[test]
+    fn the_catalogue_describes_every_event_once_and_only_client_events_have_acks() {
+        let c = catalogo();
+        let nomes = |v: &[Evento]| v.iter().map(|e| e.nome).collect::<Vec<_>>();
+        assert_eq!(nomes(&c.entrada), entrada::TODOS);
+        assert_eq!(nomes(&c.saida), saida::TODOS);
+        assert!(c.entrada.iter().all(|e| e.ack.is_some()));
+        assert!(c.saida.iter().all(|e| e.ack.is_none()));
+        let mut todos: Vec<_> = entrada::TODOS.iter().chain(saida::TODOS).collect();
+        todos.sort();
+        todos.dedup();
+        assert_eq!(todos.len(), entrada::TODOS.len() + saida::TODOS.len());
     }
 }

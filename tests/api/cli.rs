@@ -12,7 +12,7 @@ use tokio::{
     process::{Child, ChildStdin, Command},
 };
 
-use crate::apoio::{PADRAO, TestApp, spawn_app};
+use crate::apoio::{PADRAO, Roteiro, TestApp, spawn_app};
 
 /// The example's binary, built first: `cargo test` builds examples, but `cargo test --test
 /// api` does not, and a stale binary would test old code. A no-op when it is up to date.
@@ -151,6 +151,48 @@ async fn a_piped_session_streams_answers_lists_conversations_and_exits_0() {
         2,
         "/nova started a second conversation"
     );
+}
+
+/// An answer in Markdown, cut in pieces in the middle of its markers and lines.
+const RESPOSTA_MARKDOWN: [&str; 4] = [
+    "## Exem",
+    "plo\nUma **negr",
+    "ito** e $a*b$:\n```rust\nlet x = 1;",
+    "\n```\n- fim",
+];
+
+/// The same answer as a pipe shows it: no ANSI, the markers gone, the math as written.
+const RESPOSTA_NA_TELA: &str = "tutor: Exemplo\nUma negrito e $a*b$:\n\n    let x = 1;\n• fim\n";
+
+#[tokio::test]
+async fn tutor_markdown_shows_without_its_markers_live_and_in_the_history() {
+    let app = spawn_app().await;
+    app.upstream.roteiro(Roteiro::texto(&RESPOSTA_MARKDOWN));
+    let mut cli = Cli::iniciar(&app.url, &app.token("ana")).await;
+    cli.esperar("[conectado", 1).await;
+    cli.digitar("Quanto é **2*3**?").await;
+    let (st, tela) = cli.fechar().await;
+    assert!(st.success(), "{tela}");
+    assert!(tela.contains(RESPOSTA_NA_TELA), "streamed:\n{tela}");
+    assert!(
+        !tela.contains("**") && !tela.contains("```") && !tela.contains('\x1b'),
+        "no markers and no escapes on a pipe:\n{tela}"
+    );
+
+    let a = app.cliente("ana").await;
+    let l = a.emit_ack("listar_conversas", None).await;
+    let id = l["conversas"][0]["id"].as_str().expect("a conversation");
+    let mut cli = Cli::iniciar(&app.url, &app.token("ana")).await;
+    cli.esperar("[conectado", 1).await;
+    cli.digitar(&format!("/entrar {id}")).await;
+    cli.esperar("• fim", 1).await;
+    let (st, tela) = cli.fechar().await;
+    assert!(st.success(), "{tela}");
+    assert!(
+        tela.contains("você: Quanto é **2*3**?\n"),
+        "the student's text stays as typed:\n{tela}"
+    );
+    assert!(tela.contains(RESPOSTA_NA_TELA), "history:\n{tela}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod arrendamentos;
 mod autorizacao;
 mod cancelar;
 mod cli;
+mod contrato;
 mod conversa;
 mod cota;
 mod entrada_invalida;
