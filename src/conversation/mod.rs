@@ -56,8 +56,6 @@ pub struct Pedido {
     pub conversa_id: Option<String>,
     pub conteudo: String,
     pub id_cliente: Option<String>,
-    /// The socket it came from: it is left out of `mensagem_recebida`.
-    pub origem: Origem,
     /// When it arrived: it is refused as `indisponivel` once `espera_db` has passed since
     /// then, even if it spent that time waiting for its turn behind earlier sends.
     pub chegada: Instant,
@@ -163,18 +161,19 @@ impl Servico {
             .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })
     }
 
-    /// `mensagem_enviada`. `confirmar` is called once the message is durable (or with the
-    /// error): it is where the caller joins the room and acks, and it runs before any event
-    /// about the message or its answer is emitted, so the sender sees its ack first.
-    pub async fn enviar_mensagem<F>(&self, usuario: &Usuario, pedido: Pedido, confirmar: F)
-    where
-        F: FnOnce(Result<&Enviada, Erro>),
-    {
+    /// `mensagem_enviada`: stores the student's message (with its new conversation when
+    /// there is none) and returns it once it is durable. Nothing is announced yet: the caller
+    /// joins the room and acks, then calls `anunciar`, so the sender sees its ack before any
+    /// event about the message or its answer.
+    pub async fn enviar_mensagem(
+        &self,
+        usuario: &Usuario,
+        pedido: Pedido,
+    ) -> Result<Enviada, Erro> {
         let Pedido {
             conversa_id,
             conteudo,
             id_cliente,
-            origem,
             chegada,
         } = pedido;
         // The writer skips a write whose deadline passed before its turn. One that committed
@@ -186,21 +185,21 @@ impl Servico {
             self.armazenar(usuario, conversa_id, conteudo, id_cliente, prazo),
         )
         .await;
-        let enviada = match armazenada {
-            Ok(Ok(e)) => e,
-            Ok(Err(e)) => return confirmar(Err(e)),
-            Err(_) => {
-                tracing::warn!(user = %usuario.id, "send not stored within its deadline");
-                return confirmar(Err(Erro::Indisponivel));
-            }
-        };
-        confirmar(Ok(&enviada));
+        armazenada.unwrap_or_else(|_| {
+            tracing::warn!(user = %usuario.id, "send not stored within its deadline");
+            Err(Erro::Indisponivel)
+        })
+    }
+
+    /// After a send's ack: tells the user's other sockets, the room and the professors, and
+    /// makes sure the message is answered. `origem`, the sending socket, is left out.
+    pub fn anunciar(&self, usuario: &Usuario, enviada: &Enviada, origem: &Origem) {
         if enviada.conversa_nova {
             self.difusor
-                .conversa_criada(&usuario.id, &enviada.conversa, &origem);
+                .conversa_criada(&usuario.id, &enviada.conversa, origem);
         }
         if !enviada.repetida {
-            self.difusor.mensagem_recebida(&enviada.mensagem, &origem);
+            self.difusor.mensagem_recebida(&enviada.mensagem, origem);
             let id = enviada.conversa.id;
             self.difusor.conversa_atualizada(&Atualizacao {
                 conversa_id: id,

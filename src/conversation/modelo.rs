@@ -93,16 +93,12 @@ pub enum Motivo {
     RespostaTerminada,
 }
 
-/// A conversation as the class view lists it (`listar_turma`).
+/// A conversation as the class view lists it (`listar_turma`): a `Conversa` and what a
+/// teacher sees beside it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct ResumoConversa {
-    pub id: Uuid,
-    pub titulo: String,
-    #[serde(serialize_with = "rfc3339")]
-    pub criada_em: DateTime<Utc>,
-    #[serde(serialize_with = "rfc3339")]
-    pub atualizada_em: DateTime<Utc>,
-    pub usuario: String,
+    #[serde(flatten)]
+    pub conversa: Conversa,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nome_usuario: Option<String>,
     pub mensagens: i64,
@@ -113,12 +109,8 @@ pub struct ResumoConversa {
 impl From<ResumoRow> for ResumoConversa {
     fn from(r: ResumoRow) -> Self {
         Self {
-            id: r.conversa.id,
-            titulo: r.conversa.titulo,
-            criada_em: r.conversa.criada_em,
-            atualizada_em: r.conversa.atualizada_em,
-            usuario: r.conversa.usuario_id,
-            nome_usuario: r.conversa.usuario_nome,
+            nome_usuario: r.conversa.usuario_nome.clone(),
+            conversa: r.conversa.into(),
             mensagens: r.mensagens,
             gerando: r.gerando,
             tokens_hoje: r.tokens_hoje,

@@ -56,23 +56,22 @@ pub async fn on_mensagem_enviada(
         conversa_id: p.conversa_id,
         conteudo: p.conteudo,
         id_cliente: p.id_cliente,
-        origem: origem(&s),
         chegada: vez.chegada(),
     };
-    estado
-        .servico
-        .enviar_mensagem(&usuario, pedido, |r| {
-            let r = r.map(|e| {
-                // In the room before the ack: the sender must see its answer.
-                s.join(wire::sala_conversa(e.conversa.id));
-                wire::AckEnviada {
-                    conversa_id: e.conversa.id,
-                    mensagem: &e.mensagem,
-                }
-            });
-            responder_envio(&estado, ack, r);
-        })
-        .await;
+    match estado.servico.enviar_mensagem(&usuario, pedido).await {
+        Ok(e) => {
+            // In the room before the ack: the sender must see its answer.
+            s.join(wire::sala_conversa(e.conversa.id));
+            let campos = wire::AckEnviada {
+                conversa_id: e.conversa.id,
+                mensagem: &e.mensagem,
+            };
+            responder_envio(&estado, ack, Ok(campos));
+            // Only after the ack, so the sender hears of nothing before it.
+            estado.servico.anunciar(&usuario, &e, &origem(&s));
+        }
+        Err(e) => responder_envio::<()>(&estado, ack, Err(e)),
+    }
     drop(vez);
 }
 
@@ -191,13 +190,7 @@ pub async fn on_acompanhar_turma(
     Extension(usuario): Extension<Usuario>,
     p: Payload,
 ) {
-    let r = wire::ler_opcional::<wire::Vazio>(p.0.unwrap_or_default())
-        .and_then(|_| estado.servico.acompanhar_turma(&usuario))
-        .map(|()| {
-            s.join(wire::SALA_PROFESSORES);
-            wire::AckVazio {}
-        });
-    responder(ack, r);
+    seguir_turma(&estado, &usuario, p, ack, || s.join(wire::SALA_PROFESSORES));
 }
 
 pub async fn on_deixar_turma(
@@ -207,10 +200,23 @@ pub async fn on_deixar_turma(
     Extension(usuario): Extension<Usuario>,
     p: Payload,
 ) {
+    seguir_turma(&estado, &usuario, p, ack, || {
+        s.leave(wire::SALA_PROFESSORES)
+    });
+}
+
+/// `acompanhar_turma` and `deixar_turma`: the same check, then `mudar` joins or leaves.
+fn seguir_turma(
+    estado: &Estado,
+    usuario: &Usuario,
+    p: Payload,
+    ack: AckSender,
+    mudar: impl FnOnce(),
+) {
     let r = wire::ler_opcional::<wire::Vazio>(p.0.unwrap_or_default())
-        .and_then(|_| estado.servico.acompanhar_turma(&usuario))
+        .and_then(|_| estado.servico.acompanhar_turma(usuario))
         .map(|()| {
-            s.leave(wire::SALA_PROFESSORES);
+            mudar();
             wire::AckVazio {}
         });
     responder(ack, r);

@@ -421,7 +421,7 @@ async fn a_stuck_tab_in_many_conversations_costs_the_server_at_most_its_byte_bou
         } else {
             ultima
         };
-        assert_eq!(final_["status"], "completa");
+        assert_eq!(final_["status"], "completa", "{final_}");
         guardados.push(final_["conteudo"].as_str().expect("conteudo").to_owned());
     }
     guardados.sort();
