@@ -43,13 +43,6 @@ impl DifusorSocketIo {
 
     /// Emits `evento` to every socket in `sala`, except the sockets in room `exceto`.
     fn emitir<T: Serialize>(&self, sala: String, exceto: Option<String>, evento: &str, dados: &T) {
-        let json = match serde_json::value::to_raw_value(dados) {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::error!(evento, error = %e, "event payload does not serialize");
-                return;
-            }
-        };
         // Before the namespace exists (start-up recovery) there is no socket to tell.
         let Some(raiz) = self.io.of("/") else {
             return;
@@ -58,8 +51,20 @@ impl DifusorSocketIo {
         if let Some(exceto) = exceto {
             alvo = alvo.except(exceto);
         }
+        let sockets = alvo.sockets();
+        // No one listening here (no professor following, no tab open): nothing to serialize.
+        if sockets.is_empty() {
+            return;
+        }
+        let json = match serde_json::value::to_raw_value(dados) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(evento, error = %e, "event payload does not serialize");
+                return;
+            }
+        };
         let tamanho = json.get().len() + evento.len() + MOLDURA;
-        for s in alvo.sockets() {
+        for s in sockets {
             let fila = s.extensions.get::<Arc<Fila>>();
             match s.emit(evento, &*json as &RawValue) {
                 Ok(()) => {
