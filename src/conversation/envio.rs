@@ -34,32 +34,16 @@ impl Servico {
             Some(id) => Some(self.para_enviar(usuario, id).await?),
             None => None,
         };
-        if let Err(tentar_em_ms) = self.envios.tomar(&usuario.id) {
-            // A retry of a send that was stored is answered even over the limit.
+        if let Err(recusa) = self.pode_enviar(usuario).await {
+            // A retry of a send that was stored (before a limit or the day's budget was
+            // reached) gets its message back.
             if let Some(ic) = &id_cliente
                 && let Some(e) = self.ja_enviada(usuario, ic).await?
             {
                 return Ok(e);
             }
-            return Err(Erro::LimiteExcedido { tentar_em_ms });
+            return Err(recusa);
         }
-        if let Err(e) = self.conferir_cota(usuario).await {
-            self.envios.devolver(&usuario.id);
-            // A retry of a send stored before the budget ran out gets its message back.
-            if let Some(ic) = &id_cliente
-                && let Some(e) = self.ja_enviada(usuario, ic).await?
-            {
-                return Ok(e);
-            }
-            return Err(e);
-        }
-        let nova = NovaMensagem {
-            id: Uuid::now_v7(),
-            usuario_id: usuario.id.clone(),
-            id_cliente: id_cliente.as_ref().map(|i| i.as_str().to_owned()),
-            criada_em: Utc::now(),
-            conteudo: String::new(),
-        };
         let destino = match &existente {
             Some(c) => Destino::Existente(c.id),
             None => Destino::Nova {
@@ -69,8 +53,11 @@ impl Servico {
             },
         };
         let nova = NovaMensagem {
+            id: Uuid::now_v7(),
+            usuario_id: usuario.id.clone(),
+            id_cliente: id_cliente.as_ref().map(|i| i.as_str().to_owned()),
+            criada_em: Utc::now(),
             conteudo: conteudo.into_inner(),
-            ..nova
         };
         match self.escritor.gravar_aluno(destino, nova, Some(prazo)).await {
             Ok((criada, m)) => {
@@ -105,6 +92,19 @@ impl Servico {
                 Err(Erro::Indisponivel)
             }
         }
+    }
+
+    /// The send rate limit, then the day's budget; a send the budget refuses gives its unit
+    /// of the rate limit back.
+    async fn pode_enviar(&self, usuario: &Usuario) -> Result<(), Erro> {
+        self.envios
+            .tomar(&usuario.id)
+            .map_err(|tentar_em_ms| Erro::LimiteExcedido { tentar_em_ms })?;
+        if let Err(e) = self.conferir_cota(usuario).await {
+            self.envios.devolver(&usuario.id);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Refuses the send when the student's day's budget is spent (one indexed read, only

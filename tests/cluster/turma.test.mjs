@@ -7,23 +7,10 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 
 import {
-  RFC3339_MS, barreira, connect, emitAck, fimDaResposta, novoId, portao, respostasIniciadas, sucesso, ultimaDoAluno,
+  CAMPOS_ATUALIZADA, PROFESSOR, RFC3339_MS, atualizacoes, atualizada, barreira, connect, emitAck, fimDaResposta, novoId, portao, respostasIniciadas, sucesso, ultimaDoAluno,
   usuario, waitFor,
 } from "../js/harness.mjs";
 import { startCluster, startPostgres } from "./cluster.mjs";
-
-const CAMPOS_ATUALIZADA = ["atualizada_em", "conversa_id", "gerando", "motivo", "usuario"];
-const PROFESSOR = { papel: "professor" };
-
-/** The `conversa_atualizada` events `s` got about conversation `c`, in arrival order. */
-const atualizacoes = (s, c) => s.recebidos.filter(([e, d]) => e === "conversa_atualizada" && d.conversa_id === c).map(([, d]) => d);
-
-/** Waits until `s` got `k` `conversa_atualizada` of `c` with `motivo`; resolves to the k-th. */
-async function atualizada(s, c, motivo, k = 1) {
-  const deste = () => atualizacoes(s, c).filter((d) => d.motivo === motivo);
-  await waitFor(s, "conversa_atualizada", () => deste().length >= k);
-  return deste()[k - 1];
-}
 
 /** Waits for the k-th answer in `c` as seen by `s` to complete; resolves to the stored message. */
 async function kEsimaRespondida(s, c, k) {

@@ -525,3 +525,22 @@ export function comServidor(transporte = {}, env = {}) {
 
 /** A user id no other test uses. */
 export const usuario = (nome) => `${nome}-${randomUUID().slice(0, 8)}`;
+
+// ---- the class view (docs/turma.md), shared by tests/js and tests/cluster ----
+
+/** The fields of `conversa_atualizada`, and nothing else (no text, no title). */
+export const CAMPOS_ATUALIZADA = ["atualizada_em", "conversa_id", "gerando", "motivo", "usuario"];
+
+/** Token claims of a professor. */
+export const PROFESSOR = { papel: "professor" };
+
+/** The `conversa_atualizada` events `s` got about conversation `c`, in arrival order. */
+export const atualizacoes = (s, c) =>
+  s.recebidos.filter(([e, d]) => e === "conversa_atualizada" && d.conversa_id === c).map(([, d]) => d);
+
+/** Waits until `s` got `k` `conversa_atualizada` of `c` with `motivo`; resolves to the k-th. */
+export async function atualizada(s, c, motivo, k = 1) {
+  const deste = () => atualizacoes(s, c).filter((d) => d.motivo === motivo);
+  await waitFor(s, "conversa_atualizada", () => deste().length >= k);
+  return deste()[k - 1];
+}

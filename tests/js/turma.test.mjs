@@ -7,25 +7,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  RFC3339_MS, TRANSPORTES, barreira, comServidor, emitAck, fimDaResposta, novoId, portao, respostasIniciadas,
+  CAMPOS_ATUALIZADA, PROFESSOR, RFC3339_MS, TRANSPORTES, atualizacoes, atualizada, barreira, comServidor, emitAck, fimDaResposta, novoId, portao, respostasIniciadas,
   sucesso, ultimaDoAluno, usuario, waitFor,
 } from "./harness.mjs";
 
-/** The fields of `conversa_atualizada`, and nothing else (no text, no title). */
-const CAMPOS_ATUALIZADA = ["atualizada_em", "conversa_id", "gerando", "motivo", "usuario"];
 const CAMPOS_RESUMO = ["atualizada_em", "criada_em", "gerando", "id", "mensagens", "nome_usuario", "titulo", "tokens_hoje", "usuario"];
-
-const PROFESSOR = { papel: "professor" };
-
-/** The `conversa_atualizada` events `s` got about conversation `c`, in arrival order. */
-const atualizacoes = (s, c) => s.recebidos.filter(([e, d]) => e === "conversa_atualizada" && d.conversa_id === c).map(([, d]) => d);
-
-/** Waits until `s` got `k` `conversa_atualizada` of `c` with `motivo`; resolves to the k-th. */
-async function atualizada(s, c, motivo, k = 1) {
-  const deste = () => atualizacoes(s, c).filter((d) => d.motivo === motivo);
-  await waitFor(s, "conversa_atualizada", () => deste().length >= k);
-  return deste()[k - 1];
-}
 
 /** Sends `conteudo` in a new conversation and waits for its answer to complete; resolves to the conversation id. */
 async function conversaRespondida(s, conteudo) {
