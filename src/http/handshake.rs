@@ -22,8 +22,8 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header::ORIGIN},
+    extract::{ConnectInfo, OriginalUri, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header::ORIGIN},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -149,7 +149,29 @@ pub async fn guardar_handshake(
         }
         return r;
     }
-    next.run(req).await
+    next.run(desprender(req)).await
+}
+
+/// The request with its URI (and axum's copy of it) and header values in allocations of
+/// their own. hyper parses them as slices of the connection's read buffer (16 KiB), and
+/// socketioxide keeps the handshake's parts for the socket's whole life: without the copy
+/// every connected socket pins that buffer, the largest thing it holds.
+fn desprender(req: Request<Body>) -> Request<Body> {
+    let (mut partes, corpo) = req.into_parts();
+    if let Ok(uri) = Uri::try_from(partes.uri.to_string()) {
+        if let Some(OriginalUri(original)) = partes.extensions.get_mut::<OriginalUri>() {
+            *original = uri.clone();
+        }
+        partes.uri = uri;
+    }
+    for valor in partes.headers.values_mut() {
+        if let Ok(copia) = HeaderValue::from_bytes(valor.as_bytes()) {
+            let sensivel = valor.is_sensitive();
+            *valor = copia;
+            valor.set_sensitive(sensivel);
+        }
+    }
+    Request::from_parts(partes, corpo)
 }
 
 #[cfg(test)]
@@ -162,6 +184,27 @@ mod tests {
             h.append("x-forwarded-for", HeaderValue::from_str(v).expect("value"));
         }
         h
+    }
+
+    #[test]
+    fn a_detached_request_keeps_its_uri_and_headers_in_new_memory() {
+        let buffer = axum::body::Bytes::from_static(b"/socket.io/?EIO=4&transport=websocketabc");
+        let uri = Uri::from_maybe_shared(buffer.slice(..37)).expect("uri");
+        let mut req = Request::builder()
+            .uri(uri.clone())
+            .body(Body::empty())
+            .expect("request");
+        let valor = HeaderValue::from_maybe_shared(buffer.slice(37..)).expect("value");
+        req.headers_mut().insert("x-teste", valor);
+        req.extensions_mut().insert(OriginalUri(uri));
+        let antes = req.headers()["x-teste"].as_bytes().as_ptr();
+
+        let req = desprender(req);
+        assert_eq!(req.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(req.headers()["x-teste"], "abc");
+        assert_ne!(req.headers()["x-teste"].as_bytes().as_ptr(), antes);
+        let original = req.extensions().get::<OriginalUri>().expect("original uri");
+        assert_eq!(original.0, *req.uri());
     }
 
     #[test]
