@@ -289,10 +289,12 @@ impl Application {
     }
 }
 
-/// One size cap for every way in: the polling body, a WebSocket message and frame, binary
-/// attachments. An oversized payload is refused before it is buffered whole.
+/// What one read from a WebSocket takes; a bigger frame grows the buffer as it comes.
+/// Students' events are small, and every idle socket holds this much.
 const WS_LEITURA: usize = 1024;
 
+/// One size cap for every way in: the polling body, a WebSocket message and frame, binary
+/// attachments. An oversized payload is refused before it is buffered whole.
 fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) {
     let cap = config.max_payload_bytes;
     SocketIo::builder()
@@ -301,8 +303,6 @@ fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) 
         // reading reaches the byte bound first.
         .max_buffer_size(config.socket_buffer)
         .max_payload(cap as u64)
-        // What one read from a WebSocket takes; a bigger frame grows the buffer as it comes.
-        // Students' events are small, and every idle socket holds this much.
         .ws_read_buffer_size(WS_LEITURA)
         .ws_max_message_size(cap)
         .ws_max_frame_size(cap)
@@ -350,7 +350,6 @@ fn prompt_sistema(config: &Config) -> anyhow::Result<String> {
     }
 }
 
-/// `TUTOR_METRICAS_TOKEN`, refused when blank: an empty bearer would protect nothing.
 /// Connections the kernel queues before they are accepted. A classroom opening at once
 /// sends hundreds of connects in the same instant; past the queue (1024 by default) the
 /// kernel drops them and each client waits a second to retry. The kernel caps it at
@@ -368,6 +367,7 @@ fn escutar(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(FILA_DE_CONEXOES)
 }
 
+/// `TUTOR_METRICAS_TOKEN`, refused when blank: an empty bearer would protect nothing.
 fn token_metricas(config: &Config) -> anyhow::Result<Option<Arc<SecretString>>> {
     match &config.metricas_token {
         None => {
