@@ -133,9 +133,19 @@ impl FakeUpstream {
         let app = Router::new()
             .route("/v1/chat/completions", post(completar))
             .with_state(estado.clone());
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .expect("bind fake upstream");
+        // A port given back can be taken in the meantime as the local end of another test's
+        // connection (it lies in the ephemeral range): wait for it to be free again.
+        let mut tentativas = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tentativas < 200 => {
+                    tentativas += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("bind fake upstream on {addr}: {e}"),
+            }
+        };
         let addr = listener.local_addr().expect("addr");
         let tarefa = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
