@@ -66,8 +66,12 @@ async fn servir(config: Config) -> anyhow::Result<()> {
             interno: tracing_subscriber::fmt::format(),
         })
         .init();
+    // Listening for the signals starts before the server does: a SIGTERM during start-up
+    // (a deployment stopping a node as it boots, a test that is over at once) is then a
+    // graceful stop like any other, not the default action's kill.
+    let parada = sinal_de_parada()?;
     let app = Application::build(config).await?;
-    app.run_until(sinal_de_parada()).await
+    app.run_until(parada).await
 }
 
 /// `RUST_LOG` (default `info`), with the libraries that would print packets, headers or SQL
@@ -108,30 +112,28 @@ where
     }
 }
 
-/// SIGTERM or Ctrl-C.
-async fn sinal_de_parada() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGTERM or Ctrl-C: registered when called (a signal that arrives from then on is kept
+/// until the returned future is polled), resolving when one arrives.
+fn sinal_de_parada() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        })
     }
 }

@@ -255,6 +255,31 @@ const pecasPara = (pergunta, pecas = PECAS) => Array.from({ length: pecas }, (_,
 });
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
+/**
+ * How long a wait on a big answer may take: they stream 1.5 MiB each, are stored whole, and
+ * 240 MiB of them go through one SQLite file in this test, so a slow disk (a CI machine's)
+ * may hold a commit for seconds. What the test asserts is what arrives, never how fast.
+ */
+const PRAZO_GRANDE = 60_000;
+
+/**
+ * Runs a test body; when it fails, logs why and the server's last warnings before the
+ * failure is reported (a CI excerpt keeps the log lines beside the test's name, and the
+ * assertion's message may be cut).
+ */
+function comDiagnostico(ctx, corpo) {
+  return async () => {
+    try {
+      await corpo();
+    } catch (e) {
+      const avisos = (ctx.server?.logs ?? "").split("\n").filter((l) => /WARN|ERROR/.test(l)).slice(-15);
+      log(`FAILED: ${String(e?.message ?? e).slice(0, 1500)}`);
+      for (const l of avisos) log(`  server: ${l.slice(0, 300)}`);
+      throw e;
+    }
+  };
+}
+
 /** Reconnects a socket the server closed; resolves once connected again. */
 function reconectar(s, prazo = PRAZO) {
   return new Promise((ok, falha) => {
@@ -282,12 +307,12 @@ function aindaConectada(s, oque) {
 describe("escola: uma aba que para de ler", () => {
   const ctx = comServidor(WS, { TUTOR_SOCKET_BUFFER_BYTES: String(BUFFER_BYTES) });
 
-  test(`an answer bigger than the byte bound (${mb(BUFFER_BYTES)}) still reaches a tab that reads`, async () => {
+  test(`an answer bigger than the byte bound (${mb(BUFFER_BYTES)}) still reaches a tab that reads`, comDiagnostico(ctx, async () => {
     const pecas = Math.ceil((1.5 * BUFFER_BYTES) / TAMANHO_PECA);
     ctx.upstream.padrao({ partes: (corpo) => pecasPara(ultimaDoAluno(corpo) ?? "?", pecas), atraso: 1 });
     const a = await ctx.abrir(usuario("leitora"));
     const r = await sucesso(a, "mensagem_enviada", { conteudo: "uma resposta enorme" });
-    const [ev, fim] = await fimDaResposta(a, r.conversa_id).catch((e) => { aindaConectada(a, "the tab"); throw e; });
+    const [ev, fim] = await fimDaResposta(a, r.conversa_id, undefined, PRAZO_GRANDE).catch((e) => { aindaConectada(a, "the tab"); throw e; });
     assert.equal(ev, "mensagem_respondida", JSON.stringify(fim).slice(0, 300));
     assert.equal(fim.mensagem.status, "completa");
     assert.ok(fim.mensagem.conteudo === pecasPara("uma resposta enorme", pecas).join(""), "the model's text");
@@ -295,10 +320,10 @@ describe("escola: uma aba que para de ler", () => {
     aindaConectada(a, "the tab");
     await barreira(a).catch((e) => { aindaConectada(a, "the tab"); throw e; });
     log(`one answer of ${mb(fim.mensagem.conteudo.length)} through a ${mb(BUFFER_BYTES)} bound to a reading tab`);
-  });
+  }));
 
   test(`tab B stops reading while ${CONVERSAS} conversations stream ${RODADAS} answers of ${mb(PECAS * TAMANHO_PECA)} each: ` +
-    "A gets all, B is cut and catches up, the server's RSS stays far below what streamed past B", async () => {
+    "A gets all, B is cut and catches up, the server's RSS stays far below what streamed past B", comDiagnostico(ctx, async () => {
     const sub = usuario("lia");
     const a = await ctx.abrir(sub);
     const b = await ctx.abrir(sub);
@@ -314,7 +339,7 @@ describe("escola: uma aba que para de ler", () => {
       const conhecidas = new Set(tutores[c] ?? []);
       const r = await sucesso(a, "mensagem_enviada", c ? { conversa_id: c, conteudo } : { conteudo });
       const cid = r.conversa_id;
-      const fim = await waitFor(a, "mensagem_respondida", (d) => d.conversa_id === cid && !conhecidas.has(d.mensagem.id), PRAZO);
+      const fim = await waitFor(a, "mensagem_respondida", (d) => d.conversa_id === cid && !conhecidas.has(d.mensagem.id), PRAZO_GRANDE);
       (tutores[cid] ??= []).push(fim.mensagem.id);
       return { cid, pergunta: conteudo, aluno: r.mensagem, tutor: fim.mensagem };
     };
@@ -334,7 +359,7 @@ describe("escola: uma aba que para de ler", () => {
     // high-water mark) and the growth measured is what it keeps for the stuck tab.
     await emPool(convs.slice(0, AQUECIMENTO).map((c, i) => async () => {
       const { tutor } = await perguntar(c, `aquecimento ${i}`);
-      const [, fimB] = await fimDaResposta(b, c, tutor.id).catch((e) => { aindaConectada(b, "tab B (still reading)"); throw e; });
+      const [, fimB] = await fimDaResposta(b, c, tutor.id, PRAZO_GRANDE).catch((e) => { aindaConectada(b, "tab B (still reading)"); throw e; });
       assert.ok(fimB.mensagem.conteudo === tutor.conteudo, "tab B, reading, gets the warm-up answer whole");
       assert.ok(textoTransmitido(b, tutor.id) === tutor.conteudo);
     }), EM_PARALELO);
@@ -399,7 +424,7 @@ describe("escola: uma aba que para de ler", () => {
       }
       return { recebido, bytes, inteiras };
     };
-    const motivo = await waitDisconnect(b, PRAZO).catch((e) => {
+    const motivo = await waitDisconnect(b, PRAZO_GRANDE).catch((e) => {
       const { recebido, bytes, inteiras } = doB();
       log(`tab B: after resume, ${recebido.length} events (${mb(bytes)} of text, ${inteiras.size} of ${grandes.length} answers whole) ` +
         `in ${(performance.now() - t1).toFixed(0)} ms and no disconnect`);
@@ -442,5 +467,5 @@ describe("escola: uma aba que para de ler", () => {
     // The server did not hold what streamed past the stuck tab.
     assert.ok(crescimento < volume / 4,
       `server RSS growth ${mb(crescimento)} must stay far below the ${mb(volume)} streamed past the stuck tab (< 1/4)`);
-  });
+  }));
 });

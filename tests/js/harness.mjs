@@ -402,6 +402,18 @@ export async function sucesso(s, evento, ...args) {
   return r;
 }
 
+/**
+ * What a socket received, for a failure message: the last 20 event names in order, after
+ * the count of each name (a tab of a long test receives tens of thousands of pieces, and a
+ * message listing them all is cut before anyone can read its end).
+ */
+export function resumo(s) {
+  const contagem = new Map();
+  for (const [e] of s.recebidos) contagem.set(e, (contagem.get(e) ?? 0) + 1);
+  const total = [...contagem].map(([e, n]) => `${e} x${n}`).join(", ");
+  return `${s.recebidos.length} events (${total}); the last: ${s.recebidos.slice(-20).map((r) => r[0]).join(", ")}`;
+}
+
 /** Waits for an event (already recorded or to come) whose payload satisfies `f`. */
 export function waitFor(s, evento, f = () => true, prazo = PRAZO) {
   const ja = s.recebidos.find(([e, d]) => e === evento && f(d));
@@ -412,7 +424,7 @@ export function waitFor(s, evento, f = () => true, prazo = PRAZO) {
     };
     const t = setTimeout(() => {
       s.offAny(h);
-      falha(new Error(`no ${evento} within ${prazo} ms; got ${s.recebidos.map((r) => r[0]).join(", ")}`));
+      falha(new Error(`no ${evento} within ${prazo} ms; got ${resumo(s)}`));
     }, prazo);
     s.onAny(h);
   });
@@ -433,7 +445,7 @@ export function waitDisconnect(s, prazo = PRAZO) {
  * when only `conversa_id` is given): `[event, payload]`, event `mensagem_respondida` or
  * `erro_resposta`.
  */
-export function fimDaResposta(s, conversa_id, mensagem_id) {
+export function fimDaResposta(s, conversa_id, mensagem_id, prazo = PRAZO) {
   const fim = (e, d) => (e === "mensagem_respondida" || e === "erro_resposta") && d.conversa_id === conversa_id &&
     (mensagem_id === undefined || (d.mensagem_id ?? d.mensagem?.id) === mensagem_id);
   const ja = s.recebidos.find(([e, d]) => fim(e, d));
@@ -442,8 +454,8 @@ export function fimDaResposta(s, conversa_id, mensagem_id) {
     const h = (e, d) => { if (fim(e, d)) { clearTimeout(t); s.offAny(h); ok([e, d]); } };
     const t = setTimeout(() => {
       s.offAny(h);
-      falha(new Error(`answer in ${conversa_id} did not end within ${PRAZO} ms; got ${s.recebidos.map((r) => r[0]).join(", ")}`));
-    }, PRAZO);
+      falha(new Error(`answer in ${conversa_id} did not end within ${prazo} ms; got ${resumo(s)}`));
+    }, prazo);
     s.onAny(h);
   });
 }

@@ -39,6 +39,15 @@ describe("processo", () => {
     }
   });
 
+  test("a SIGTERM as soon as the server listens is a graceful stop (exit 0), five times over", async () => {
+    // The signal handlers used to be installed only once serving had begun: a SIGTERM in
+    // the first milliseconds after `listening on` killed the process (no exit code at all).
+    for (let i = 0; i < 5; i++) {
+      const server = await startServer({ upstream });
+      assert.equal(await server.stop(), 0, `start ${i + 1}: exit 0 on an early SIGTERM`);
+    }
+  });
+
   test("SIGTERM: an answer that fits the grace period completes, one that does not ends as interrompida; exit 0", async () => {
     upstream.reset();
     const env = { TUTOR_SHUTDOWN_GRACE_MS: "1500" };
