@@ -3,8 +3,9 @@
 //! (`data: {"choices":[{"delta":{"content":…}}]}`) D ms apart, then `data: [DONE]`; the text is
 //! the same deterministic "Parte i de N. " as `fake-openai.mjs`, and the directives
 //! `[[tokens:N]]`, `[[atraso:MS]]`, `[[primeiro:MS]]`, `[[tamanho:C]]` in the last user message
-//! work the same way, so `--conferir-fake` checks answers against it. HTTP/1.1 by hand:
-//! one request per connection, the body ended by closing it.
+//! work the same way, so `--conferir-fake` checks answers against it. HTTP/1.1 by hand, with
+//! keep-alive and chunked bodies as a real upstream (and `fake-openai.mjs`) serves them: a
+//! fake that closed each connection would bill the server a TCP connect per answer.
 
 use std::time::Duration;
 
@@ -51,16 +52,32 @@ pub async fn servir(args: &FakeArgs) -> Result<()> {
 
 async fn atender(mut s: TcpStream, padrao: u32, atraso_padrao: u64) -> Result<()> {
     let mut buf = Vec::new();
+    while let Some((cabecalho, corpo)) = ler_pedido(&mut s, &mut buf).await? {
+        let fechar = cabecalho
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("connection: close"));
+        responder(&mut s, &cabecalho, &corpo, padrao, atraso_padrao).await?;
+        if fechar {
+            break;
+        }
+    }
+    s.shutdown().await?;
+    Ok(())
+}
+
+/// The next request on the connection: its head and its body (`content-length` bytes);
+/// `None` once the client closed it. Bytes past the body stay in `buf` for the next one.
+async fn ler_pedido(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Option<(String, Vec<u8>)>> {
     let mut pedaco = [0u8; 8192];
     let fim_cabecalho = loop {
-        let n = s.read(&mut pedaco).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&pedaco[..n]);
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
+        let n = s.read(&mut pedaco).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&pedaco[..n]);
     };
     let cabecalho = String::from_utf8_lossy(&buf[..fim_cabecalho]).to_string();
     let tamanho: usize = cabecalho
@@ -74,17 +91,36 @@ async fn atender(mut s: TcpStream, padrao: u32, atraso_padrao: u64) -> Result<()
     while buf.len() < fim_cabecalho + tamanho {
         let n = s.read(&mut pedaco).await?;
         if n == 0 {
-            break;
+            return Ok(None);
         }
         buf.extend_from_slice(&pedaco[..n]);
     }
+    let corpo = buf[fim_cabecalho..fim_cabecalho + tamanho].to_vec();
+    buf.drain(..fim_cabecalho + tamanho);
+    Ok(Some((cabecalho, corpo)))
+}
+
+/// Writes `dados` as one chunk of a chunked body.
+async fn pedaco_http(s: &mut TcpStream, dados: &str) -> Result<()> {
+    s.write_all(format!("{:x}\r\n{dados}\r\n", dados.len()).as_bytes())
+        .await?;
+    Ok(())
+}
+
+async fn responder(
+    s: &mut TcpStream,
+    cabecalho: &str,
+    corpo: &[u8],
+    padrao: u32,
+    atraso_padrao: u64,
+) -> Result<()> {
     let primeira = cabecalho.lines().next().unwrap_or_default();
     if !(primeira.starts_with("POST ") && primeira.contains("/chat/completions")) {
-        s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
             .await?;
         return Ok(());
     }
-    let corpo: Value = serde_json::from_slice(&buf[fim_cabecalho..]).unwrap_or(Value::Null);
+    let corpo: Value = serde_json::from_slice(corpo).unwrap_or(Value::Null);
     let ultima = corpo["messages"]
         .as_array()
         .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
@@ -110,7 +146,7 @@ async fn atender(mut s: TcpStream, padrao: u32, atraso_padrao: u64) -> Result<()
         .to_string();
         s.write_all(
             format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{r}",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{r}",
                 r.len()
             )
             .as_bytes(),
@@ -118,22 +154,21 @@ async fn atender(mut s: TcpStream, padrao: u32, atraso_padrao: u64) -> Result<()
         .await?;
         return Ok(());
     }
-    s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n")
+    s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
         .await?;
     let papel = chunk(json!({"role": "assistant", "content": ""}), None);
-    s.write_all(format!("data: {papel}\n\n").as_bytes()).await?;
+    pedaco_http(s, &format!("data: {papel}\n\n")).await?;
     for (i, p) in pedacos.iter().enumerate() {
         let espera = if i == 0 { primeiro } else { atraso };
         if espera > 0 {
             tokio::time::sleep(Duration::from_millis(espera)).await;
         }
         let c = chunk(json!({"content": p}), None);
-        s.write_all(format!("data: {c}\n\n").as_bytes()).await?;
+        pedaco_http(s, &format!("data: {c}\n\n")).await?;
     }
     let fim = chunk(json!({}), Some("stop"));
-    s.write_all(format!("data: {fim}\n\ndata: [DONE]\n\n").as_bytes())
-        .await?;
-    s.shutdown().await?;
+    pedaco_http(s, &format!("data: {fim}\n\ndata: [DONE]\n\n")).await?;
+    s.write_all(b"0\r\n\r\n").await?;
     Ok(())
 }
 
