@@ -43,6 +43,10 @@ pub async fn servir(args: &FakeArgs) -> Result<()> {
     );
     loop {
         let (s, _) = ouvinte.accept().await.context("accept")?;
+        // Each SSE event leaves when written, as from a real upstream (Node's `http` does
+        // the same): with Nagle's algorithm an event written right after the head waited
+        // for the client's delayed ACK, and the first piece arrived 40 ms late.
+        s.set_nodelay(true).context("TCP_NODELAY")?;
         let (padrao, atraso) = (args.pedacos, args.atraso_ms);
         tokio::spawn(async move {
             let _ = atender(s, padrao, atraso).await;
