@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::vocabulario::{Autor, CodigoResposta, Status};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "mensagem")]
 pub struct Model {
@@ -9,14 +11,14 @@ pub struct Model {
     pub id: Uuid,
     pub conversa_id: Uuid,
     pub usuario_id: String,
-    pub papel: String,
+    pub papel: Autor,
     #[sea_orm(column_type = "VarBinary(StringLen::None)")]
     pub conteudo: Vec<u8>,
-    pub status: String,
+    pub status: Status,
     pub id_cliente: Option<String>,
     #[sea_orm(unique)]
     pub responde_a: Option<Uuid>,
-    pub erro: Option<String>,
+    pub erro: Option<CodigoResposta>,
     pub criada_em: DateTimeUtc,
     pub atualizada_em: DateTimeUtc,
 }

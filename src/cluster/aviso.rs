@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::conversation::{Atualizacao, Conversa, Mensagem, Origem};
+use crate::conversation::{Atualizacao, CodigoResposta, Conversa, Mensagem, Origem};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -33,7 +33,7 @@ pub enum Aviso {
     ErroResposta {
         conversa_id: Uuid,
         mensagem_id: Uuid,
-        codigo: String,
+        codigo: CodigoResposta,
     },
     /// For the professors' room on every process.
     ConversaAtualizada(Atualizacao),

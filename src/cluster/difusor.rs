@@ -8,7 +8,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{aviso::Aviso, barramento::Barramento, tocadas::Tocadas};
-use crate::conversation::{Atualizacao, Conversa, Difusor, Mensagem, Origem};
+use crate::conversation::{Atualizacao, CodigoResposta, Conversa, Difusor, Mensagem, Origem};
 
 pub struct DifusorCluster {
     pub(super) local: Arc<dyn Difusor>,
@@ -63,13 +63,13 @@ impl Difusor for DifusorCluster {
         });
     }
 
-    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str) {
+    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: CodigoResposta) {
         self.tocadas.tocar(mensagem_id);
         self.local.erro_resposta(conversa_id, mensagem_id, codigo);
         self.barramento.enviar(Aviso::ErroResposta {
             conversa_id,
             mensagem_id,
-            codigo: codigo.to_owned(),
+            codigo,
         });
     }
 

@@ -19,7 +19,7 @@ use super::{
     tocadas::{RETENCAO, Tocadas},
 };
 use crate::{
-    conversation::{Difusor, EmAndamento, Sala, Salas, status},
+    conversation::{Difusor, EmAndamento, Sala, Salas, Status},
     storage::{self, Db},
 };
 
@@ -123,7 +123,7 @@ impl Ouvinte for Retransmissor {
                 mensagem_id,
                 codigo,
             } => self.terminar(conversa_id, mensagem_id, || {
-                local.erro_resposta(conversa_id, mensagem_id, &codigo)
+                local.erro_resposta(conversa_id, mensagem_id, codigo)
             }),
             Aviso::ConversaAtualizada(a) => local.conversa_atualizada(&a),
             Aviso::Cancelar {
@@ -195,7 +195,7 @@ impl Ouvinte for Retransmissor {
                 .await
                 .map(|l| {
                     l.iter()
-                        .any(|m| m.id == a.mensagem_id && m.status == status::GERANDO)
+                        .any(|m| m.id == a.mensagem_id && m.status == Status::Gerando)
                 })
                 .unwrap_or(true);
             if ainda {
@@ -230,7 +230,7 @@ impl Ouvinte for Retransmissor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conversation::{Atualizacao, Conversa, Mensagem, Origem};
+    use crate::conversation::{Atualizacao, Autor, CodigoResposta, Conversa, Mensagem, Origem};
 
     /// Records what would have been emitted to this process's sockets.
     #[derive(Default)]
@@ -261,7 +261,7 @@ mod tests {
         fn mensagem_respondida(&self, m: &Mensagem) {
             self.gravar(format!("respondida {}", m.conteudo));
         }
-        fn erro_resposta(&self, _: Uuid, _: Uuid, codigo: &str) {
+        fn erro_resposta(&self, _: Uuid, _: Uuid, codigo: CodigoResposta) {
             self.gravar(format!("erro {codigo}"));
         }
         fn conversa_atualizada(&self, a: &Atualizacao) {
@@ -342,9 +342,9 @@ mod tests {
             mensagem: Mensagem {
                 id: m,
                 conversa_id: c,
-                papel: "tutor".into(),
+                papel: Autor::Tutor,
                 conteudo: "abcdef".into(),
-                status: status::COMPLETA.into(),
+                status: Status::Completa,
                 criada_em: agora,
                 id_cliente: None,
                 responde_a: None,

@@ -4,7 +4,7 @@
 //! room's short lock (see `sala`), in the same step as the change it reports.
 use uuid::Uuid;
 
-use super::modelo::{Atualizacao, Conversa, Mensagem};
+use super::modelo::{Atualizacao, CodigoResposta, Conversa, Mensagem};
 
 /// The socket a request came from, opaque to the service: events it causes skip it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,7 +18,7 @@ pub trait Difusor: Send + Sync + 'static {
     fn resposta_iniciada(&self, conversa_id: Uuid, mensagem_id: Uuid);
     fn resposta_parcial(&self, conversa_id: Uuid, mensagem_id: Uuid, indice: u64, delta: &str);
     fn mensagem_respondida(&self, mensagem: &Mensagem);
-    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str);
+    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: CodigoResposta);
     /// To the professors' room (every socket following the class): a conversation changed.
     fn conversa_atualizada(&self, atualizacao: &Atualizacao);
     /// This process's sockets in the conversation's room missed events (another process's

@@ -19,7 +19,7 @@ use std::{
 
 use uuid::Uuid;
 
-use crate::storage::MensagemRow;
+use crate::storage::{Autor, MensagemRow};
 
 #[derive(Default)]
 struct Entrada {
@@ -77,7 +77,7 @@ impl Historicos {
     /// Only answers are cut: the question being answered always goes whole into its prompt
     /// (and a student's text is bounded by the send limit anyway).
     fn cortar(&self, mut linha: MensagemRow) -> MensagemRow {
-        if linha.papel == "aluno" {
+        if linha.papel == Autor::Aluno {
             return linha;
         }
         if let Some((i, _)) = linha.conteudo.char_indices().nth(self.max_caracteres) {
@@ -197,7 +197,7 @@ pub fn proxima_sem_resposta(linhas: &[MensagemRow]) -> Option<&MensagemRow> {
         linhas.iter().filter_map(|m| m.responde_a).collect();
     linhas
         .iter()
-        .find(|m| m.papel == "aluno" && !respondidas.contains(&m.id))
+        .find(|m| m.papel == Autor::Aluno && !respondidas.contains(&m.id))
 }
 
 #[cfg(test)]
@@ -205,16 +205,17 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+    use crate::storage::Status;
 
-    fn linha(conversa_id: Uuid, seq: i64, papel: &str, responde_a: Option<Uuid>) -> MensagemRow {
+    fn linha(conversa_id: Uuid, seq: i64, papel: Autor, responde_a: Option<Uuid>) -> MensagemRow {
         MensagemRow {
             seq,
             id: Uuid::now_v7(),
             conversa_id,
             usuario_id: "u".into(),
-            papel: papel.into(),
+            papel,
             conteudo: "texto".into(),
-            status: "completa".into(),
+            status: Status::Completa,
             id_cliente: None,
             responde_a,
             erro: None,
@@ -235,12 +236,12 @@ mod tests {
         let c = Uuid::now_v7();
         let marca = h.marcar(c);
         // A message commits while the load reads: the load may have missed it.
-        h.anotar(&linha(c, 1, "aluno", None));
+        h.anotar(&linha(c, 1, Autor::Aluno, None));
         assert!(matches!(h.instalar(c, marca, vec![]), Carga::Corrida(_)));
         assert!(h.ler(c).is_none());
         let marca = h.marcar(c);
         assert!(
-            h.instalar(c, marca, vec![linha(c, 1, "aluno", None)])
+            h.instalar(c, marca, vec![linha(c, 1, Autor::Aluno, None)])
                 .guardada()
         );
         assert_eq!(h.ler(c).map(|l| l.len()), Some(1));
@@ -250,19 +251,19 @@ mod tests {
     fn writes_keep_the_history_in_order_and_the_queue_follows() {
         let h = Historicos::new(1 << 20, 1000);
         let c = Uuid::now_v7();
-        let q1 = linha(c, 1, "aluno", None);
+        let q1 = linha(c, 1, Autor::Aluno, None);
         let marca = h.marcar(c);
         assert!(h.instalar(c, marca, vec![q1.clone()]).guardada());
-        let q2 = linha(c, 3, "aluno", None);
+        let q2 = linha(c, 3, Autor::Aluno, None);
         h.anotar(&q2);
-        let mut r1 = linha(c, 2, "tutor", Some(q1.id));
-        r1.status = "gerando".into();
+        let mut r1 = linha(c, 2, Autor::Tutor, Some(q1.id));
+        r1.status = Status::Gerando;
         h.anotar(&r1);
-        r1.status = "completa".into();
+        r1.status = Status::Completa;
         h.anotar(&r1);
         let l = h.ler(c).expect("loaded");
         assert_eq!(l.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert_eq!(l[1].status, "completa");
+        assert_eq!(l[1].status, Status::Completa);
         assert_eq!(proxima_sem_resposta(&l).map(|m| m.id), Some(q2.id));
     }
 
@@ -271,7 +272,7 @@ mod tests {
         let h = Historicos::new(1 << 20, 4);
         let c = Uuid::now_v7();
         let marca = h.marcar(c);
-        let mut l = linha(c, 1, "tutor", None);
+        let mut l = linha(c, 1, Autor::Tutor, None);
         l.conteudo = "ção😀ab".into();
         assert!(h.instalar(c, marca, vec![l]).guardada());
         assert_eq!(h.ler(c).expect("loaded")[0].conteudo, "ção😀a");
@@ -283,7 +284,7 @@ mod tests {
         for _ in 0..200 {
             let c = Uuid::now_v7();
             let marca = h.marcar(c);
-            let linhas = (0..5).map(|i| linha(c, i, "aluno", None)).collect();
+            let linhas = (0..5).map(|i| linha(c, i, Autor::Aluno, None)).collect();
             assert!(h.instalar(c, marca, linhas).guardada());
         }
         assert!(h.travar().bytes <= 64 * 1024);
@@ -294,7 +295,7 @@ mod tests {
         let h = Historicos::new(8 * 1024, 100_000);
         let c = Uuid::now_v7();
         let marca = h.marcar(c);
-        let mut l = linha(c, 1, "aluno", None);
+        let mut l = linha(c, 1, Autor::Aluno, None);
         l.conteudo = "x".repeat(2 * 1024);
         match h.instalar(c, marca, vec![l]) {
             Carga::Grande(linhas) => assert_eq!(linhas.len(), 1),

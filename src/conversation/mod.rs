@@ -26,7 +26,7 @@ pub use cota::{Cota, ler_fuso};
 pub use difusor::{Difusor, Origem};
 pub use geracao::{Ajustes, Gerador, texto_do_erro};
 pub use modelo::{
-    Atualizacao, Conversa, Mensagem, Motivo, ResumoConversa, codigo_resposta, status,
+    Atualizacao, Autor, CodigoResposta, Conversa, Mensagem, Motivo, ResumoConversa, Status,
 };
 pub use prompt::PROMPT_PADRAO;
 pub use sala::{EmAndamento, Sala, Salas};
@@ -258,7 +258,7 @@ impl Servico {
             let gerando = linhas
                 .iter()
                 .rev()
-                .find(|m| m.status == status::GERANDO)
+                .find(|m| m.status == Status::Gerando)
                 .map(|m| m.id);
             let feito = sala.juntar(versao, ultima, |ao_vivo| {
                 // An answer `gerando` in the database that this process does not see stream
@@ -276,7 +276,7 @@ impl Servico {
                     // The stored row may already be final while its end is on the way here:
                     // the tab sees it streaming, then gets the end.
                     m.conteudo.clone_from(texto);
-                    m.status = status::GERANDO.to_owned();
+                    m.status = Status::Gerando;
                 }
                 (juntar.take().expect("once"))(Ok(Entrada {
                     conversa: conversa.take().expect("once").into(),

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
+pub use crate::storage::{Autor, CodigoResposta, Status};
 use crate::storage::{ConversaRow, MensagemRow, ResumoRow};
 
 fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -27,9 +28,9 @@ pub struct Conversa {
 pub struct Mensagem {
     pub id: Uuid,
     pub conversa_id: Uuid,
-    pub papel: String,
+    pub papel: Autor,
     pub conteudo: String,
-    pub status: String,
+    pub status: Status,
     #[serde(serialize_with = "rfc3339")]
     pub criada_em: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,20 +117,4 @@ impl From<ResumoRow> for ResumoConversa {
             tokens_hoje: r.tokens_hoje,
         }
     }
-}
-
-/// The statuses of a message (PROTOCOL.md `Mensagem.status`).
-pub mod status {
-    pub const COMPLETA: &str = "completa";
-    pub const GERANDO: &str = "gerando";
-    pub const ERRO: &str = "erro";
-    pub const CANCELADA: &str = "cancelada";
-}
-
-/// The codes of `erro_resposta`.
-pub mod codigo_resposta {
-    pub const MODELO_INDISPONIVEL: &str = "modelo_indisponivel";
-    pub const LIMITE_EXCEDIDO: &str = "limite_excedido";
-    pub const INTERROMPIDA: &str = "interrompida";
-    pub const INDISPONIVEL: &str = "indisponivel";
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::modelo::status;
+use super::modelo::{Autor, Status};
 use crate::{
     llm::{LinhaPrompt, Papel},
     storage::MensagemRow,
@@ -30,7 +30,7 @@ pub fn montar(
         .collect();
     let mut perguntas: Vec<&MensagemRow> = mensagens
         .iter()
-        .filter(|m| m.papel == "aluno" && m.seq <= pergunta.seq)
+        .filter(|m| m.papel == Autor::Aluno && m.seq <= pergunta.seq)
         .collect();
     perguntas.sort_by_key(|m| m.seq);
 
@@ -41,7 +41,7 @@ pub fn montar(
     for (i, q) in perguntas.iter().rev().enumerate() {
         let resposta = respostas
             .get(&q.id)
-            .filter(|r| r.status == status::COMPLETA || r.status == status::CANCELADA)
+            .filter(|r| r.status == Status::Completa || r.status == Status::Cancelada)
             .filter(|r| !r.conteudo.is_empty());
         let custo = q.conteudo.chars().count() + resposta.map_or(0, |r| r.conteudo.chars().count());
         if i > 0 && gasto + custo > orcamento {
@@ -75,19 +75,19 @@ mod tests {
 
     fn linha(
         seq: i64,
-        papel: &str,
+        papel: Autor,
         texto: &str,
         responde_a: Option<Uuid>,
-        st: &str,
+        st: Status,
     ) -> MensagemRow {
         MensagemRow {
             seq,
             id: Uuid::now_v7(),
             conversa_id: Uuid::nil(),
             usuario_id: "u".into(),
-            papel: papel.into(),
+            papel,
             conteudo: texto.into(),
-            status: st.into(),
+            status: st,
             id_cliente: None,
             responde_a,
             erro: None,
@@ -98,12 +98,12 @@ mod tests {
 
     #[test]
     fn history_pairs_each_question_with_its_answer_and_stops_at_the_question() {
-        let q1 = linha(1, "aluno", "pergunta 1", None, "completa");
-        let q2 = linha(2, "aluno", "pergunta 2", None, "completa");
-        let q3 = linha(3, "aluno", "pergunta 3", None, "completa");
+        let q1 = linha(1, Autor::Aluno, "pergunta 1", None, Status::Completa);
+        let q2 = linha(2, Autor::Aluno, "pergunta 2", None, Status::Completa);
+        let q3 = linha(3, Autor::Aluno, "pergunta 3", None, Status::Completa);
         // Answers are stored after the questions queued behind them.
-        let r1 = linha(4, "tutor", "resposta 1", Some(q1.id), "completa");
-        let r2 = linha(5, "tutor", "", Some(q2.id), "gerando");
+        let r1 = linha(4, Autor::Tutor, "resposta 1", Some(q1.id), Status::Completa);
+        let r2 = linha(5, Autor::Tutor, "", Some(q2.id), Status::Gerando);
         let todas = vec![q1.clone(), q2.clone(), q3, r1, r2];
         let p = montar("SISTEMA", &todas, &q2, 10_000);
         let vistas: Vec<(Papel, &str)> = p.iter().map(|l| (l.papel, l.conteudo.as_str())).collect();
@@ -120,8 +120,8 @@ mod tests {
 
     #[test]
     fn the_oldest_history_goes_first_when_over_budget_but_the_question_always_stays() {
-        let q1 = linha(1, "aluno", &"a".repeat(50), None, "completa");
-        let q2 = linha(2, "aluno", &"b".repeat(50), None, "completa");
+        let q1 = linha(1, Autor::Aluno, &"a".repeat(50), None, Status::Completa);
+        let q2 = linha(2, Autor::Aluno, &"b".repeat(50), None, Status::Completa);
         let p = montar("S", &[q1, q2.clone()], &q2, 60);
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].conteudo, "b".repeat(50));

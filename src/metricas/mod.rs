@@ -25,7 +25,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::error::Erro;
+use crate::{error::Erro, storage::Status};
 
 /// The `Content-Type` of what [`Metricas::render`] returns.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -50,7 +50,8 @@ struct PorStatus {
     status: &'static str,
 }
 
-/// How an answer ended: its final status, as the wire writes it.
+/// How an answer ended: one of the final statuses (an answer never ends `gerando`), labelled
+/// with the status's wire text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FimDaResposta {
     Completa,
@@ -61,10 +62,11 @@ pub enum FimDaResposta {
 impl FimDaResposta {
     fn rotulo(self) -> &'static str {
         match self {
-            FimDaResposta::Completa => "completa",
-            FimDaResposta::Cancelada => "cancelada",
-            FimDaResposta::Erro => "erro",
+            FimDaResposta::Completa => Status::Completa,
+            FimDaResposta::Cancelada => Status::Cancelada,
+            FimDaResposta::Erro => Status::Erro,
         }
+        .as_str()
     }
 }
 

@@ -18,7 +18,9 @@ use super::{
     wire::{self, saida},
 };
 use crate::{
-    conversation::{Atualizacao, Conversa, Difusor, Mensagem, Origem, texto_do_erro},
+    conversation::{
+        Atualizacao, CodigoResposta, Conversa, Difusor, Mensagem, Origem, texto_do_erro,
+    },
     metricas::Metricas,
 };
 
@@ -168,7 +170,7 @@ impl Difusor for DifusorSocketIo {
         );
     }
 
-    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: &str) {
+    fn erro_resposta(&self, conversa_id: Uuid, mensagem_id: Uuid, codigo: CodigoResposta) {
         let ev = wire::EvErroResposta {
             conversa_id,
             mensagem_id,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
-    conversation::{Atualizacao, Conversa, Mensagem, ResumoConversa},
+    conversation::{Atualizacao, CodigoResposta, Conversa, Mensagem, ResumoConversa},
     error::{CorpoErro, Erro},
 };
 
@@ -252,7 +252,7 @@ pub struct EvErroResposta<'a> {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ErroResposta<'a> {
-    pub codigo: &'a str,
+    pub codigo: CodigoResposta,
     pub mensagem: &'a str,
 }
 

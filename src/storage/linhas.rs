@@ -3,7 +3,10 @@
 //! `textos_em_bytes`): the conversion between those bytes and `String` lives here and nowhere
 //! else. What is written is always the text's UTF-8, so reading it back is exact.
 use chrono::{DateTime, Utc};
-use entity::{conversa, mensagem};
+use entity::{
+    conversa, mensagem,
+    vocabulario::{Autor, CodigoResposta, Status},
+};
 use uuid::Uuid;
 
 /// A conversation as stored.
@@ -25,12 +28,12 @@ pub struct MensagemRow {
     pub id: Uuid,
     pub conversa_id: Uuid,
     pub usuario_id: String,
-    pub papel: String,
+    pub papel: Autor,
     pub conteudo: String,
-    pub status: String,
+    pub status: Status,
     pub id_cliente: Option<String>,
     pub responde_a: Option<Uuid>,
-    pub erro: Option<String>,
+    pub erro: Option<CodigoResposta>,
     pub criada_em: DateTime<Utc>,
     pub atualizada_em: DateTime<Utc>,
 }

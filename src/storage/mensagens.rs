@@ -9,16 +9,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{MensagemRow, NovaMensagem, linhas::bytes};
+use super::{Autor, MensagemRow, NovaMensagem, Status, linhas::bytes};
 
 pub(super) fn modelo_aluno(conversa_id: Uuid, nova: NovaMensagem) -> mensagem::ActiveModel {
     mensagem::ActiveModel {
         id: Set(nova.id),
         conversa_id: Set(conversa_id),
         usuario_id: Set(nova.usuario_id),
-        papel: Set("aluno".into()),
+        papel: Set(Autor::Aluno),
         conteudo: Set(bytes(&nova.conteudo)),
-        status: Set("completa".into()),
+        status: Set(Status::Completa),
         id_cliente: Set(nova.id_cliente),
         responde_a: Set(None),
         erro: Set(None),
@@ -81,7 +81,7 @@ pub async fn find_proxima_sem_resposta(
         .to_owned();
     Ok(mensagem::Entity::find()
         .filter(mensagem::Column::ConversaId.eq(conversa_id))
-        .filter(mensagem::Column::Papel.eq("aluno"))
+        .filter(mensagem::Column::Papel.eq(Autor::Aluno))
         .filter(mensagem::Column::Id.not_in_subquery(respondidas))
         .order_by_asc(mensagem::Column::Seq)
         .one(db)
@@ -100,7 +100,7 @@ pub async fn list_conversas_com_pendentes(db: &DatabaseConnection) -> Result<Vec
         .select_only()
         .column(mensagem::Column::ConversaId)
         .distinct()
-        .filter(mensagem::Column::Papel.eq("aluno"))
+        .filter(mensagem::Column::Papel.eq(Autor::Aluno))
         .filter(mensagem::Column::Id.not_in_subquery(respondidas))
         .into_tuple()
         .all(db)
@@ -110,7 +110,7 @@ pub async fn list_conversas_com_pendentes(db: &DatabaseConnection) -> Result<Vec
 /// Answers left `gerando` by a process that died.
 pub async fn list_gerando(db: &DatabaseConnection) -> Result<Vec<MensagemRow>, DbErr> {
     let linhas = mensagem::Entity::find()
-        .filter(mensagem::Column::Status.eq("gerando"))
+        .filter(mensagem::Column::Status.eq(Status::Gerando))
         .all(db)
         .await?;
     Ok(linhas.into_iter().map(Into::into).collect())
@@ -124,7 +124,7 @@ pub async fn list_gerando_da_conversa(
 ) -> Result<Vec<MensagemRow>, DbErr> {
     let linhas = mensagem::Entity::find()
         .filter(mensagem::Column::ConversaId.eq(conversa_id))
-        .filter(mensagem::Column::Status.eq("gerando"))
+        .filter(mensagem::Column::Status.eq(Status::Gerando))
         .all(db)
         .await?;
     Ok(linhas.into_iter().map(Into::into).collect())
@@ -140,9 +140,9 @@ pub(super) fn modelo_resposta(
         id: Set(id),
         conversa_id: Set(pergunta.conversa_id),
         usuario_id: Set(pergunta.usuario_id.clone()),
-        papel: Set("tutor".into()),
+        papel: Set(Autor::Tutor),
         conteudo: Set(Vec::new()),
-        status: Set("gerando".into()),
+        status: Set(Status::Gerando),
         id_cliente: Set(None),
         responde_a: Set(Some(pergunta.id)),
         erro: Set(None),

@@ -22,6 +22,9 @@ pub use mensagens::{
     list_gerando, list_gerando_da_conversa, list_mensagens, list_mensagens_alteradas_desde,
 };
 
+/// The words a message row holds, as the entity defines them (one type each, wire text
+/// included): the rest of the server names them through here.
+pub use entity::vocabulario::{Autor, CodigoResposta, Status};
 pub use linhas::{ConversaRow, MensagemRow};
 pub use sea_orm::DatabaseConnection as Db;
 pub use turma::{Marca, ResumoRow, Selecao, find_uso, list_turma};

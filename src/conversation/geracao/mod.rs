@@ -31,7 +31,7 @@ use super::{
     cota::Cota,
     difusor::Difusor,
     historicos::{Carga, Historicos, proxima_sem_resposta},
-    modelo::{Atualizacao, Motivo, codigo_resposta, status},
+    modelo::{Atualizacao, CodigoResposta, Motivo, Status},
     prompt,
     sala::{Sala, Salas},
 };
@@ -343,7 +343,7 @@ impl Gerador {
                 Ok(historico) => {
                     // Holding the lease and answering nothing here, an answer still `gerando`
                     // belongs to a process that is gone (or its final write failed).
-                    if historico.iter().any(|m| m.status == status::GERANDO) {
+                    if historico.iter().any(|m| m.status == Status::Gerando) {
                         if let Err(e) = self.encerrar_orfas(sala).await {
                             tracing::error!(error = %e, conversa_id = %sala.conversa_id, "could not end answers left generating");
                             falhas += 1;
@@ -432,11 +432,11 @@ impl Gerador {
             Some(a) if a.mensagem_id == m.id && a.texto.len() > m.conteudo.len() => a.texto,
             _ => m.conteudo,
         };
-        let codigo = codigo_resposta::INTERROMPIDA;
+        let codigo = CodigoResposta::Interrompida;
         let fim = FimResposta {
             id: m.id,
             conteudo: texto,
-            status: status::ERRO,
+            status: Status::Erro,
             erro: Some(codigo),
             agora: Utc::now(),
             // What it cost is unknown (the process that asked the model is gone).
@@ -463,7 +463,7 @@ impl Gerador {
         sala.desarmar_cancelamento();
         if let Some(a) = sala.atual().filter(|a| Some(a.mensagem_id) == gerada) {
             let fim = Fim::Erro {
-                codigo: codigo_resposta::INTERROMPIDA,
+                codigo: CodigoResposta::Interrompida,
                 causa: "panic".into(),
             };
             self.finalizar(sala, a, fim, None).await;

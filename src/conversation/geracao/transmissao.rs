@@ -12,7 +12,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::{Gerador, atualizacao};
 use crate::{
     conversation::{
-        modelo::{Mensagem, Motivo, codigo_resposta, status},
+        modelo::{CodigoResposta, Mensagem, Motivo, Status},
         sala::{EmAndamento, Sala},
     },
     llm::{ErroModelo, Fluxo, Parte},
@@ -28,7 +28,10 @@ const TENTATIVAS_ESCRITA: u32 = 3;
 pub(super) enum Fim {
     Completa,
     Cancelada,
-    Erro { codigo: &'static str, causa: String },
+    Erro {
+        codigo: CodigoResposta,
+        causa: String,
+    },
 }
 
 impl Gerador {
@@ -59,7 +62,7 @@ impl Gerador {
                 Ok(Ok(f)) => f,
                 Ok(Err(e)) => return (erro_do_modelo(e), None),
                 Err(e) => return (Fim::Erro {
-                    codigo: codigo_resposta::MODELO_INDISPONIVEL,
+                    codigo: CodigoResposta::ModeloIndisponivel,
                     causa: format!("the model request failed: {e}"),
                 }, None),
             },
@@ -156,11 +159,11 @@ impl Gerador {
     /// `uso` is what the answer cost, added to its student's day in the same write.
     pub(super) async fn finalizar(&self, sala: &Sala, a: EmAndamento, fim: Fim, uso: Option<Uso>) {
         let (st, codigo, metrica) = match &fim {
-            Fim::Completa => (status::COMPLETA, None, FimDaResposta::Completa),
-            Fim::Cancelada => (status::CANCELADA, None, FimDaResposta::Cancelada),
+            Fim::Completa => (Status::Completa, None, FimDaResposta::Completa),
+            Fim::Cancelada => (Status::Cancelada, None, FimDaResposta::Cancelada),
             Fim::Erro { codigo, causa } => {
-                tracing::warn!(mensagem_id = %a.mensagem_id, codigo, causa, "answer ended with an error");
-                (status::ERRO, Some(*codigo), FimDaResposta::Erro)
+                tracing::warn!(mensagem_id = %a.mensagem_id, %codigo, causa, "answer ended with an error");
+                (Status::Erro, Some(*codigo), FimDaResposta::Erro)
             }
         };
         self.metricas.resposta_terminada(metrica);
@@ -209,7 +212,7 @@ impl Gerador {
             (None, _) => {
                 // Not silently lost: the text is in the log with its id.
                 tracing::error!(mensagem_id = %id, texto = %a.texto, "answer NOT stored");
-                let codigo = codigo_resposta::INDISPONIVEL;
+                let codigo = CodigoResposta::Indisponivel;
                 sala.terminar(id, || self.difusor.erro_resposta(conversa_id, id, codigo));
             }
         }
@@ -218,22 +221,22 @@ impl Gerador {
 
 pub(super) fn interrompida() -> Fim {
     Fim::Erro {
-        codigo: codigo_resposta::INTERROMPIDA,
+        codigo: CodigoResposta::Interrompida,
         causa: "server shutting down".into(),
     }
 }
 
 fn sem_resposta(inativo: Duration) -> Fim {
     Fim::Erro {
-        codigo: codigo_resposta::MODELO_INDISPONIVEL,
+        codigo: CodigoResposta::ModeloIndisponivel,
         causa: format!("no data from the model for {inativo:?}"),
     }
 }
 
 fn erro_do_modelo(e: ErroModelo) -> Fim {
     let codigo = match e {
-        ErroModelo::Indisponivel(_) => codigo_resposta::MODELO_INDISPONIVEL,
-        ErroModelo::LimiteExcedido(_) => codigo_resposta::LIMITE_EXCEDIDO,
+        ErroModelo::Indisponivel(_) => CodigoResposta::ModeloIndisponivel,
+        ErroModelo::LimiteExcedido(_) => CodigoResposta::LimiteExcedido,
     };
     Fim::Erro {
         codigo,
@@ -242,13 +245,15 @@ fn erro_do_modelo(e: ErroModelo) -> Fim {
 }
 
 /// The sentence shown with each `erro_resposta` code.
-pub fn texto_do_erro(codigo: &str) -> &'static str {
+pub fn texto_do_erro(codigo: CodigoResposta) -> &'static str {
     match codigo {
-        codigo_resposta::LIMITE_EXCEDIDO => {
+        CodigoResposta::LimiteExcedido => {
             "O modelo está recebendo pedidos demais agora. Tente de novo em instantes."
         }
-        codigo_resposta::INTERROMPIDA => "A resposta foi interrompida porque o servidor parou.",
-        codigo_resposta::INDISPONIVEL => "Não foi possível guardar a resposta.",
-        _ => "O modelo não conseguiu responder agora. Tente de novo.",
+        CodigoResposta::Interrompida => "A resposta foi interrompida porque o servidor parou.",
+        CodigoResposta::Indisponivel => "Não foi possível guardar a resposta.",
+        CodigoResposta::ModeloIndisponivel => {
+            "O modelo não conseguiu responder agora. Tente de novo."
+        }
     }
 }

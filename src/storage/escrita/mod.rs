@@ -25,7 +25,7 @@ use sea_orm::{DatabaseConnection, DbBackend, Statement};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{ConversaRow, MensagemRow, NovaMensagem};
+use super::{CodigoResposta, ConversaRow, MensagemRow, NovaMensagem, Status};
 use crate::metricas::Metricas;
 
 /// Writes waiting for the writer before senders wait for room: a bound on memory, far above
@@ -81,8 +81,8 @@ pub struct Uso {
 pub struct FimResposta {
     pub id: Uuid,
     pub conteudo: String,
-    pub status: &'static str,
-    pub erro: Option<&'static str>,
+    pub status: Status,
+    pub erro: Option<CodigoResposta>,
     pub agora: DateTime<Utc>,
     /// What the answer cost, added to the student's day in the same transaction: only when
     /// the answer is ended by this write (an answer ended elsewhere was counted there).

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta, Uso};
 use crate::storage::{
-    ConversaRow, MensagemRow,
+    Autor, ConversaRow, MensagemRow, Status,
     linhas::bytes,
     mensagens::{modelo_aluno, modelo_resposta},
 };
@@ -54,9 +54,9 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
                 id: nova.id,
                 conversa_id,
                 usuario_id: nova.usuario_id.clone(),
-                papel: "aluno".into(),
+                papel: Autor::Aluno,
                 conteudo: nova.conteudo.clone(),
-                status: "completa".into(),
+                status: Status::Completa,
                 id_cliente: nova.id_cliente.clone(),
                 responde_a: None,
                 erro: None,
@@ -76,9 +76,9 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
                 id: *id,
                 conversa_id: pergunta.conversa_id,
                 usuario_id: pergunta.usuario_id.clone(),
-                papel: "tutor".into(),
+                papel: Autor::Tutor,
                 conteudo: String::new(),
-                status: "gerando".into(),
+                status: Status::Gerando,
                 id_cliente: None,
                 responde_a: Some(pergunta.id),
                 erro: None,
@@ -90,7 +90,7 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
             let q = mensagem::Entity::update_many()
                 .col_expr(mensagem::Column::Conteudo, bytes(conteudo).into())
                 .filter(mensagem::Column::Id.eq(*id))
-                .filter(mensagem::Column::Status.eq("gerando"))
+                .filter(mensagem::Column::Status.eq(Status::Gerando))
                 .into_query();
             let s = e.backend().build(&q);
             e.executar(s).await?;
@@ -118,10 +118,10 @@ async fn finalizar<E: Executor>(
     let mut q = mensagem::Entity::update_many()
         .col_expr(mensagem::Column::Conteudo, bytes(&fim.conteudo).into())
         .col_expr(mensagem::Column::Status, fim.status.into())
-        .col_expr(mensagem::Column::Erro, fim.erro.map(str::to_owned).into())
+        .col_expr(mensagem::Column::Erro, fim.erro.into())
         .col_expr(mensagem::Column::AtualizadaEm, fim.agora.into())
         .filter(mensagem::Column::Id.eq(fim.id))
-        .filter(mensagem::Column::Status.eq("gerando"))
+        .filter(mensagem::Column::Status.eq(Status::Gerando))
         .into_query();
     q.returning_all();
     let s = e.backend().build(&q);

@@ -13,7 +13,7 @@ use std::{
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use entity::mensagem;
 use rusqlite::{Connection, OpenFlags, Row, types::Value as V};
-use sea_orm::{DbBackend, Statement, Value};
+use sea_orm::{ActiveEnum, DbBackend, Statement, Value};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -230,17 +230,28 @@ fn ler_mensagem(r: &Row<'_>) -> Result<mensagem::Model, Falha> {
         id: uuid(r.get("id")?)?,
         conversa_id: uuid(r.get("conversa_id")?)?,
         usuario_id: r.get("usuario_id")?,
-        papel: r.get("papel")?,
+        papel: palavra(r.get("papel")?)?,
         conteudo: r.get("conteudo")?,
-        status: r.get("status")?,
+        status: palavra(r.get("status")?)?,
         id_cliente: r.get("id_cliente")?,
         responde_a: r
             .get::<_, Option<Vec<u8>>>("responde_a")?
             .map(uuid)
             .transpose()?,
-        erro: r.get("erro")?,
+        erro: r
+            .get::<_, Option<String>>("erro")?
+            .map(palavra)
+            .transpose()?,
         criada_em: instante(&r.get::<_, String>("criada_em")?)?,
         atualizada_em: instante(&r.get::<_, String>("atualizada_em")?)?,
+    })
+}
+
+/// One of the words a column holds (`vocabulario`), read back as its type.
+fn palavra<T: ActiveEnum<Value = String>>(texto: String) -> Result<T, Falha> {
+    T::try_from_value(&texto).map_err(|e| Falha {
+        unica: false,
+        texto: e.to_string(),
     })
 }
 
