@@ -1,5 +1,6 @@
 // A student who spent the day's budget of the tutor (TUTOR_TOKENS_POR_DIA): the next send is
-// refused, the app says so and when it renews, and the text stays in the box to send later.
+// refused, the app says so and when it renews, Enviar stays off until then, and the text stays
+// in the box to send later.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
@@ -20,7 +21,7 @@ after(async () => {
   await upstream?.close();
 });
 
-test("over the daily budget a send is refused: a notice says when it renews, the text stays in the box, nothing is sent", async () => {
+test("over the daily budget a send is refused: a notice says when it renews, Enviar stays off until then, the text stays in the box, nothing is sent", async () => {
   const ctx = await contexto(browser, server.token("nina"));
   const p = await abrir(ctx, server.url);
   // One answer spends more than the budget of one token.
@@ -41,10 +42,23 @@ test("over the daily budget a send is refused: a notice says when it renews, the
   assert.equal(upstream.pedidos.length, 1, "nothing reached the model");
   await foto(p, "09-limite-diario");
 
-  // Trying again is refused again, the text still there; nothing was stored either time.
-  await p.getByTestId("enviar").click();
+  // Until it renews, Enviar is off: neither the button nor Enter sends anything.
+  assert.equal(await p.getByTestId("enviar").isDisabled(), true, "Enviar is off while the budget is spent");
+  await p.getByTestId("entrada-mensagem").press("Enter");
+  await p.waitForTimeout(300);
+  assert.equal(await p.getByTestId("entrada-mensagem").inputValue(), texto, "Enter sent nothing");
+  assert.equal(await mensagens(p).count(), 2);
+  assert.equal(upstream.pedidos.length, 1);
+
+  // A new page knows nothing of the refusal: its send is refused again by the server, the
+  // text stays, and nothing was stored either time.
+  await p.reload();
+  await terminou(p);
+  assert.equal(await mensagens(p).count(), 2);
+  await enviar(p, texto);
   await aviso.waitFor({ timeout: PRAZO });
   assert.equal(await p.getByTestId("entrada-mensagem").inputValue(), texto);
+  assert.equal(await p.getByTestId("enviar").isDisabled(), true);
   assert.equal(upstream.pedidos.length, 1);
   await p.reload();
   await terminou(p);

@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 
-import { avisoDoErro, quando } from "./AvisoEnvio";
+import { avisoDoErro, bloqueadoAte, quando } from "./AvisoEnvio";
 
 test("the daily budget's refusal says when it renews; other refusals only their sentence", () => {
   const agora = Date.parse("2026-03-10T15:00:00Z");
@@ -11,6 +11,15 @@ test("the daily budget's refusal says when it renews; other refusals only their 
   expect(orcamento).toEqual({ texto: "Você usou todo o seu limite diário.", renovaEm: new Date("2026-03-11T00:00:00Z") });
   expect(avisoDoErro({ codigo: "limite_excedido", mensagem: "Devagar.", tentar_em_ms: 2_000 }, agora)).toEqual({ texto: "Devagar." });
   expect(avisoDoErro({ codigo: "entrada_invalida", mensagem: "Longa demais." }, agora)).toEqual({ texto: "Longa demais." });
+});
+
+test("sending stays closed until the budget renews, and only for the budget", () => {
+  const agora = Date.parse("2026-03-10T15:00:00Z");
+  const renovaEm = new Date("2026-03-11T00:00:00Z");
+  expect(bloqueadoAte({ texto: "Limite.", renovaEm }, agora)).toEqual(renovaEm);
+  expect(bloqueadoAte({ texto: "Limite.", renovaEm }, renovaEm.getTime())).toBeNull();
+  expect(bloqueadoAte({ texto: "Devagar." }, agora)).toBeNull();
+  expect(bloqueadoAte(null, agora)).toBeNull();
 });
 
 test("when, in the student's words", () => {

@@ -18,6 +18,13 @@ export function avisoDoErro(erro: Erro, agora = Date.now()): Aviso {
   return { texto: erro.mensagem };
 }
 
+/** While the day's budget is spent, the moment sending opens again; `null` when nothing
+ * holds the student back (another refusal, or a renewal already past). */
+export function bloqueadoAte(aviso: Aviso | null, agora = Date.now()): Date | null {
+  const r = aviso?.renovaEm;
+  return r && r.getTime() > agora ? r : null;
+}
+
 const HORA = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
 const DIA = new Intl.DateTimeFormat("pt-BR", { day: "numeric", month: "long" });
 

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import type { TutorSocket } from "./conexao";
-import { AvisoEnvio, type Aviso, avisoDoErro } from "./AvisoEnvio";
+import { AvisoEnvio, type Aviso, avisoDoErro, bloqueadoAte } from "./AvisoEnvio";
 import { MensagemItem } from "./MensagemItem";
 import {
   type Fluxo, acrescentar, comAndamento, mesclar, receberParte, respostaNova, ultimoFinal,
@@ -55,6 +55,17 @@ export function ConversaView(props: Props) {
   const fim = useRef<HTMLDivElement>(null);
 
   mensagensRef.current = mensagens;
+
+  // Over the day's budget every send would be refused until it renews: Enviar stays off
+  // (the notice says until when) instead of letting each click be refused again, and comes
+  // back by itself at the renewal.
+  const esgotadoAte = bloqueadoAte(aviso);
+  useEffect(() => {
+    if (!esgotadoAte) return;
+    const ms = Math.min(esgotadoAte.getTime() - Date.now(), 2 ** 31 - 1);
+    const t = setTimeout(() => setAviso((a) => (a?.renovaEm === esgotadoAte ? null : a)), ms);
+    return () => clearTimeout(t);
+  }, [esgotadoAte]);
 
   const entrar = useCallback(
     async (id: string, apos?: string) => {
@@ -161,7 +172,7 @@ export function ConversaView(props: Props) {
   const enviar = async () => {
     if (props.modo !== "aluno") return;
     const conteudo = texto;
-    if (!conteudo.trim() || enviando) return;
+    if (!conteudo.trim() || enviando || esgotadoAte) return;
     const conversa = conversaRef.current;
     const p = semAck.current;
     const id = p && p.conteudo === conteudo && p.conversa === conversa ? p.id : crypto.randomUUID();
@@ -274,7 +285,12 @@ export function ConversaView(props: Props) {
               {parando ? "Parando…" : "Parar"}
             </button>
           ) : null}
-          <button data-testid="enviar" type="submit" disabled={!conectado || enviando || !texto.trim()}>
+          <button
+            data-testid="enviar"
+            type="submit"
+            disabled={!conectado || enviando || !texto.trim() || esgotadoAte !== null}
+            title={esgotadoAte ? "Limite diário atingido" : undefined}
+          >
             Enviar
           </button>
         </form>
