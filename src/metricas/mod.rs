@@ -47,7 +47,7 @@ struct PorOrigem {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PorStatus {
-    status: &'static str,
+    status: String,
 }
 
 /// How an answer ended: one of the final statuses (an answer never ends `gerando`), labelled
@@ -60,13 +60,13 @@ pub enum FimDaResposta {
 }
 
 impl FimDaResposta {
-    fn rotulo(self) -> &'static str {
+    fn rotulo(self) -> String {
         match self {
             FimDaResposta::Completa => Status::Completa,
             FimDaResposta::Cancelada => Status::Cancelada,
             FimDaResposta::Erro => Status::Erro,
         }
-        .as_str()
+        .to_string()
     }
 }
 
