@@ -24,6 +24,7 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+use sea_orm::ActiveEnum;
 
 use crate::{error::Erro, storage::Status};
 
@@ -66,7 +67,7 @@ impl FimDaResposta {
             FimDaResposta::Cancelada => Status::Cancelada,
             FimDaResposta::Erro => Status::Erro,
         }
-        .to_string()
+        .to_value()
     }
 }
 
