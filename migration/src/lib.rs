@@ -6,6 +6,7 @@ mod m20261124_000001_criar_conversas_e_mensagens;
 mod m20261201_000001_textos_em_bytes;
 mod m20261202_000001_arrendamentos;
 mod m20261203_000001_turma;
+mod m20261204_000001_indices_parciais;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_textos_em_bytes::Migration),
             Box::new(m20261202_000001_arrendamentos::Migration),
             Box::new(m20261203_000001_turma::Migration),
+            Box::new(m20261204_000001_indices_parciais::Migration),
         ]
     }
 }

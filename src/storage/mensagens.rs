@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use entity::{conversa, mensagem};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Query,
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -107,10 +109,20 @@ pub async fn list_conversas_com_pendentes(db: &DatabaseConnection) -> Result<Vec
         .await
 }
 
+/// `status = 'gerando'`, the condition of the partial index `idx_mensagem_gerando` that holds
+/// just those rows (migration `m20261204_000001_indices_parciais`). The word is written into
+/// the SQL rather than bound: a plan made for any value of a parameter (Postgres' generic
+/// plan for a prepared statement) could not use that index. The text is the enum's own.
+pub(super) fn ainda_gerando() -> Expr {
+    use sea_orm::ActiveEnum;
+    let literal = format!("'{}'", Status::Gerando.to_value());
+    Expr::col((mensagem::Entity, mensagem::Column::Status)).eq(Expr::cust(literal))
+}
+
 /// Answers left `gerando` by a process that died.
 pub async fn list_gerando(db: &DatabaseConnection) -> Result<Vec<MensagemRow>, DbErr> {
     let linhas = mensagem::Entity::find()
-        .filter(mensagem::Column::Status.eq(Status::Gerando))
+        .filter(ainda_gerando())
         .all(db)
         .await?;
     Ok(linhas.into_iter().map(Into::into).collect())
@@ -124,7 +136,7 @@ pub async fn list_gerando_da_conversa(
 ) -> Result<Vec<MensagemRow>, DbErr> {
     let linhas = mensagem::Entity::find()
         .filter(mensagem::Column::ConversaId.eq(conversa_id))
-        .filter(mensagem::Column::Status.eq(Status::Gerando))
+        .filter(ainda_gerando())
         .all(db)
         .await?;
     Ok(linhas.into_iter().map(Into::into).collect())
@@ -172,4 +184,94 @@ pub async fn list_mensagens_alteradas_desde(
         .into_tuple()
         .all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
+
+    use super::*;
+    use crate::storage::{conectar, migrar};
+
+    /// The plan SQLite picks for `consulta`, one line per step.
+    async fn plano(db: &DatabaseConnection, consulta: Statement) -> String {
+        let sql = format!("EXPLAIN QUERY PLAN {}", consulta.sql);
+        let linhas = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                consulta.values.map(|v| v.0).unwrap_or_default(),
+            ))
+            .await
+            .expect("explain");
+        linhas
+            .iter()
+            .map(|l| l.try_get_by_index::<String>(3).expect("detail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Start-up recovery and a takeover find the answers left `gerando` through the partial
+    /// index, not by reading the whole table, and they find exactly those answers.
+    #[tokio::test]
+    async fn answers_left_gerando_are_found_through_their_partial_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = conectar(&url, Duration::from_secs(5)).await.expect("open");
+        migrar(&db, &url).await.expect("migrate");
+
+        let conversa = Uuid::now_v7();
+        let (pergunta, feita, viva) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let inserir = |sql: &str, valores: Vec<sea_orm::Value>| {
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql, valores)
+        };
+        let agora = Utc::now();
+        db.execute_raw(inserir(
+            "INSERT INTO conversa (id, usuario_id, criada_em, atualizada_em) VALUES (?, ?, ?, ?)",
+            vec![conversa.into(), "ana".into(), agora.into(), agora.into()],
+        ))
+        .await
+        .expect("conversa");
+        for (id, papel, status, responde_a) in [
+            (pergunta, "aluno", "completa", None),
+            (feita, "tutor", "completa", Some(pergunta)),
+            (viva, "tutor", "gerando", Some(Uuid::now_v7())),
+        ] {
+            db.execute_raw(inserir(
+                "INSERT INTO mensagem (id, conversa_id, usuario_id, papel, status, responde_a, \
+                 criada_em, atualizada_em) VALUES (?, ?, 'ana', ?, ?, ?, ?, ?)",
+                vec![
+                    id.into(),
+                    conversa.into(),
+                    papel.into(),
+                    status.into(),
+                    responde_a.into(),
+                    agora.into(),
+                    agora.into(),
+                ],
+            ))
+            .await
+            .expect("mensagem");
+        }
+
+        let ids = |v: Vec<MensagemRow>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(list_gerando(&db).await.expect("all")), vec![viva]);
+        let da_conversa = list_gerando_da_conversa(&db, conversa).await.expect("one");
+        assert_eq!(ids(da_conversa), vec![viva]);
+
+        let todas = mensagem::Entity::find()
+            .filter(ainda_gerando())
+            .build(DbBackend::Sqlite);
+        assert!(
+            plano(&db, todas).await.contains("idx_mensagem_gerando"),
+            "recovery reads the partial index"
+        );
+        let uma = mensagem::Entity::find()
+            .filter(mensagem::Column::ConversaId.eq(conversa))
+            .filter(ainda_gerando())
+            .build(DbBackend::Sqlite);
+        assert!(plano(&db, uma).await.contains("idx_mensagem_gerando"));
+    }
 }

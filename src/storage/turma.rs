@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{ConversaRow, Status};
+use super::ConversaRow;
 
 /// Where a page starts: after the conversation with this `atualizada_em` and `id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub async fn list_turma(
         .select_only()
         .column(mensagem::Column::ConversaId)
         .filter(mensagem::Column::ConversaId.is_in(ids.iter().copied()))
-        .filter(mensagem::Column::Status.eq(Status::Gerando))
+        .filter(super::mensagens::ainda_gerando())
         .into_tuple::<Uuid>()
         .all(db)
         .await?
