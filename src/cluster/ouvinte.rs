@@ -302,8 +302,8 @@ mod tests {
 
     fn texto_ao_entrar(salas: &Salas, c: Uuid) -> Option<Option<String>> {
         let s = salas.sala(c);
-        s.juntar(s.versao(), false, |a| a.map(|a| a.texto.clone()))
-            .ok()
+        let parada = s.juntar(s.versao(), false).ok()?;
+        Some(parada.ao_vivo().map(|a| a.texto.clone()))
     }
 
     #[tokio::test]

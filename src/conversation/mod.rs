@@ -29,7 +29,7 @@ pub use modelo::{
     Atualizacao, Autor, CodigoResposta, Conversa, Mensagem, Motivo, ResumoConversa, Status,
 };
 pub use prompt::PROMPT_PADRAO;
-pub use sala::{EmAndamento, Sala, Salas};
+pub use sala::{EmAndamento, Parada, Sala, Salas};
 pub use turma::{PedidoTurma, Turma};
 
 use crate::limite::Limitador;
@@ -61,13 +61,15 @@ pub struct Pedido {
     pub chegada: Instant,
 }
 
-/// A conversation as a joining tab needs it.
-#[derive(Debug, Clone)]
+/// A conversation as a joining tab needs it, with the room held still: the caller joins
+/// the socket to the room and acks before it drops `parada`, so the snapshot and the pieces
+/// that follow it neither overlap nor leave a gap.
 pub struct Entrada {
     pub conversa: Conversa,
     pub mensagens: Vec<Mensagem>,
     /// The answer streaming now: its id and text so far.
     pub em_andamento: Option<(Uuid, String)>,
+    pub parada: Parada,
 }
 
 pub struct Servico {
@@ -220,73 +222,55 @@ impl Servico {
         self.gerador.agendar(enviada.conversa.id);
     }
 
-    /// `entrar_conversa`. `juntar` runs while the conversation's live answer is held still:
-    /// the caller joins the room and acks there, so the snapshot and the pieces that follow
-    /// it neither overlap nor leave a gap.
-    pub async fn entrar_conversa<F>(
+    /// `entrar_conversa`: the snapshot, returned while the conversation's live answer is
+    /// held still (see `Entrada`).
+    pub async fn entrar_conversa(
         &self,
         usuario: &Usuario,
         conversa_id: String,
         apos: Option<String>,
-        juntar: F,
-    ) where
-        F: FnOnce(Result<Entrada, Erro>),
-    {
-        let conversa = match self
-            .contar_evento(usuario)
-            .and_then(|()| parse_id("conversa_id", &conversa_id))
-        {
-            Ok(id) => self.para_ler(usuario, id).await,
-            Err(e) => Err(e),
-        };
-        let conversa = match conversa {
-            Ok(c) => c,
-            Err(e) => return juntar(Err(e)),
-        };
+    ) -> Result<Entrada, Erro> {
+        self.contar_evento(usuario)?;
+        let id = parse_id("conversa_id", &conversa_id)?;
+        let conversa = self.para_ler(usuario, id).await?;
         // An `apos` that is no message id of this conversation gets the whole history.
         let apos = apos.and_then(|a| Uuid::parse_str(&a).ok());
         let sala = self.salas.sala(conversa.id);
-        let mut juntar = Some(juntar);
-        let mut conversa = Some(conversa);
-        for tentativa in 0..=TENTATIVAS_ENTRADA {
-            let ultima = tentativa == TENTATIVAS_ENTRADA;
+        let mut tentativa = 0;
+        loop {
+            let ultima = tentativa >= TENTATIVAS_ENTRADA;
+            tentativa += 1;
             let versao = sala.versao();
-            let linhas = match storage::list_mensagens(&self.db, sala.conversa_id, apos).await {
-                Ok(l) => l,
-                Err(e) => return (juntar.take().expect("once"))(Err(e.into())),
-            };
+            let linhas = storage::list_mensagens(&self.db, sala.conversa_id, apos).await?;
             let gerando = linhas
                 .iter()
                 .rev()
                 .find(|m| m.status == Status::Gerando)
                 .map(|m| m.id);
-            let feito = sala.juntar(versao, ultima, |ao_vivo| {
+            if let Ok(parada) = sala.juntar(versao, ultima) {
+                let ao_vivo = parada.ao_vivo();
                 // An answer `gerando` in the database that this process does not see stream
                 // has just started, or streams in a process we have not heard all of:
                 // read again rather than hand out a snapshot that may miss pieces.
-                if gerando.is_some() && ao_vivo.map(|a| a.mensagem_id) != gerando && !ultima {
-                    return false;
+                if ultima || gerando.is_none() || ao_vivo.map(|a| a.mensagem_id) == gerando {
+                    let em_andamento = ao_vivo.map(|a| (a.mensagem_id, a.texto.clone()));
+                    let mut mensagens: Vec<Mensagem> =
+                        linhas.into_iter().map(Mensagem::from).collect();
+                    if let Some((id, texto)) = &em_andamento
+                        && let Some(m) = mensagens.iter_mut().find(|m| m.id == *id)
+                    {
+                        // The stored row may already be final while its end is on the way
+                        // here: the tab sees it streaming, then gets the end.
+                        m.conteudo.clone_from(texto);
+                        m.status = Status::Gerando;
+                    }
+                    return Ok(Entrada {
+                        conversa: conversa.into(),
+                        mensagens,
+                        em_andamento,
+                        parada,
+                    });
                 }
-                let mut mensagens: Vec<Mensagem> =
-                    linhas.iter().cloned().map(Mensagem::from).collect();
-                let em_andamento = ao_vivo.map(|a| (a.mensagem_id, a.texto.clone()));
-                if let Some((id, texto)) = &em_andamento
-                    && let Some(m) = mensagens.iter_mut().find(|m| m.id == *id)
-                {
-                    // The stored row may already be final while its end is on the way here:
-                    // the tab sees it streaming, then gets the end.
-                    m.conteudo.clone_from(texto);
-                    m.status = Status::Gerando;
-                }
-                (juntar.take().expect("once"))(Ok(Entrada {
-                    conversa: conversa.take().expect("once").into(),
-                    mensagens,
-                    em_andamento,
-                }));
-                true
-            });
-            if feito.unwrap_or(false) {
-                return;
             }
             if gerando.is_some() {
                 self.coordenacao.pedir_estado(sala.conversa_id);

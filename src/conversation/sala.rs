@@ -4,9 +4,10 @@
 //! queue.
 //!
 //! Every change of the live answer and the emit that tells the room about it happen in one
-//! step under a short lock (`std::sync::Mutex`, never held across an `.await`), and so does
-//! a tab's join with its snapshot: a joining tab gets either no answer or an answer whose
-//! every later piece it receives, never a piece twice. Database and network I/O happen
+//! step under a short lock (never held across an `.await`), and so does a tab's join with
+//! its snapshot, which holds the lock (`Parada`) until the tab is in the room and acked: a
+//! joining tab gets either no answer or an answer whose every later piece it receives, never
+//! a piece twice. Database and network I/O happen
 //! outside the lock; `versao` tells a join whether the room changed while it read the
 //! database, so it can read again.
 use std::{
@@ -15,6 +16,7 @@ use std::{
     time::Duration,
 };
 
+use parking_lot::{ArcMutexGuard, RawMutex};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -54,13 +56,26 @@ pub enum Lacuna {
     ForaDeOrdem,
 }
 
+/// A room held still for a joining tab (`Sala::juntar`). Keep it only for what must happen
+/// in that step (join the room, send the ack): every piece of the conversation waits for it.
+#[must_use = "the room is held still only while this lives"]
+pub struct Parada(ArcMutexGuard<RawMutex, Estado>);
+
+impl Parada {
+    /// The answer streaming now, as far as this process knows it.
+    pub fn ao_vivo(&self) -> Option<&EmAndamento> {
+        self.0.ao_vivo.as_ref()
+    }
+}
+
 /// The room changed (or its state is incomplete) between a join's read and its lock.
 #[derive(Debug)]
 pub struct Mudou;
 
 pub struct Sala {
     pub conversa_id: Uuid,
-    estado: Mutex<Estado>,
+    /// In an `Arc` of its own so that a join can hold it past this function (`Parada`).
+    estado: Arc<parking_lot::Mutex<Estado>>,
     mudou: Notify,
     /// The answer generated here and its token.
     cancelar: Mutex<Option<(Uuid, CancellationToken)>>,
@@ -76,7 +91,7 @@ impl Sala {
     fn new(conversa_id: Uuid) -> Self {
         Self {
             conversa_id,
-            estado: Mutex::new(Estado::default()),
+            estado: Arc::new(parking_lot::Mutex::new(Estado::default())),
             mudou: Notify::new(),
             cancelar: Mutex::new(None),
             trabalho: Mutex::new(Trabalho::default()),
@@ -85,7 +100,7 @@ impl Sala {
 
     fn mudar<R>(&self, f: impl FnOnce(&mut Estado) -> R) -> R {
         let r = {
-            let mut e = travar(&self.estado);
+            let mut e = self.estado.lock();
             e.versao += 1;
             f(&mut e)
         };
@@ -108,7 +123,7 @@ impl Sala {
 
     /// A piece of the answer generated here: `emitir` gets its id and `indice`.
     pub fn acrescentar(&self, delta: &str, emitir: impl FnOnce(Uuid, u64)) {
-        let mut e = travar(&self.estado);
+        let mut e = self.estado.lock();
         if let Some(a) = e.ao_vivo.as_mut() {
             let indice = a.proximo_indice;
             a.proximo_indice += 1;
@@ -125,7 +140,7 @@ impl Sala {
         delta: &str,
         emitir: impl FnOnce(),
     ) -> Result<(), Lacuna> {
-        let mut e = travar(&self.estado);
+        let mut e = self.estado.lock();
         if e.incompleta == Some(mensagem_id) {
             // Waiting for the whole state; it will hold this piece.
             return Ok(());
@@ -188,31 +203,27 @@ impl Sala {
 
     /// The answer streaming now, as far as this process knows it.
     pub fn atual(&self) -> Option<EmAndamento> {
-        travar(&self.estado).ao_vivo.clone()
+        self.estado.lock().ao_vivo.clone()
     }
 
     /// Runs `f` with the live answer, if any, while nothing can change it.
     pub fn com_atual<R>(&self, f: impl FnOnce(&EmAndamento) -> R) -> Option<R> {
-        travar(&self.estado).ao_vivo.as_ref().map(f)
+        self.estado.lock().ao_vivo.as_ref().map(f)
     }
 
     pub fn versao(&self) -> u64 {
-        travar(&self.estado).versao
+        self.estado.lock().versao
     }
 
-    /// Runs `f` with the live answer while nothing can change it, if the room is still at
-    /// `versao` and its state is whole (or whatever it is, when `de_todo_modo`).
-    pub fn juntar<R>(
-        &self,
-        versao: u64,
-        de_todo_modo: bool,
-        f: impl FnOnce(Option<&EmAndamento>) -> R,
-    ) -> Result<R, Mudou> {
-        let e = travar(&self.estado);
+    /// Holds the room still, if it is still at `versao` and its state is whole (or whatever
+    /// it is, when `de_todo_modo`): until the `Parada` is dropped no piece, start or end of an
+    /// answer is applied here, nor emitted.
+    pub fn juntar(&self, versao: u64, de_todo_modo: bool) -> Result<Parada, Mudou> {
+        let e = self.estado.lock_arc();
         if !de_todo_modo && (e.versao != versao || e.incompleta.is_some()) {
             return Err(Mudou);
         }
-        Ok(f(e.ao_vivo.as_ref()))
+        Ok(Parada(e))
     }
 
     /// Waits until the live state changes, at most `prazo`.
@@ -331,7 +342,7 @@ mod tests {
             Err(Lacuna::ForaDeOrdem)
         );
         s.marcar_incompleta(id);
-        assert!(s.juntar(s.versao(), false, |_| ()).is_err(), "joins wait");
+        assert!(s.juntar(s.versao(), false).is_err(), "joins wait");
         s.restaurar(EmAndamento {
             mensagem_id: id,
             texto: "abc".into(),
@@ -342,6 +353,29 @@ mod tests {
         s.acrescentar_remoto(id, 3, "d", || {})
             .expect("follows the state");
         assert_eq!(s.atual().expect("live").texto, "abcd");
+    }
+
+    /// A joining tab's `Parada` holds every piece back until it is dropped: the tab is in
+    /// the room and acked before the next piece is applied and emitted.
+    #[test]
+    fn a_piece_waits_for_the_join_that_holds_the_room() {
+        let s = Arc::new(Sala::new(Uuid::nil()));
+        let id = Uuid::now_v7();
+        s.iniciar(id, || {});
+        s.acrescentar("a", |_, _| {});
+        let parada = s.juntar(s.versao(), false).expect("whole state");
+        let (pronto, esperar) = std::sync::mpsc::channel();
+        let outra = Arc::clone(&s);
+        let peca = std::thread::spawn(move || {
+            pronto.send(()).expect("main waits");
+            outra.acrescentar("b", |_, indice| assert_eq!(indice, 1));
+        });
+        esperar.recv().expect("the piece's thread started");
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(parada.ao_vivo().expect("live").texto, "a", "held back");
+        drop(parada);
+        peca.join().expect("the piece");
+        assert_eq!(s.atual().expect("live").texto, "ab");
     }
 
     #[test]

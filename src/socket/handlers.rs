@@ -86,25 +86,37 @@ pub async fn on_entrar_conversa(
         Ok(p) => p,
         Err(e) => return responder::<()>(ack, Err(e)),
     };
-    estado
+    let entrada = estado
         .servico
-        .entrar_conversa(&usuario, p.conversa_id, p.apos, |r| {
-            let r = r.map(|e: Entrada| {
-                s.join(wire::sala_conversa(e.conversa.id));
-                wire::AckEntrar {
-                    conversa: e.conversa,
-                    mensagens: e.mensagens,
-                    resposta_em_andamento: e.em_andamento.map(|(mensagem_id, conteudo)| {
-                        wire::RespostaEmAndamento {
-                            mensagem_id,
-                            conteudo,
-                        }
-                    }),
-                }
-            });
-            responder(ack, r);
-        })
+        .entrar_conversa(&usuario, p.conversa_id, p.apos)
         .await;
+    match entrada {
+        Ok(Entrada {
+            conversa,
+            mensagens,
+            em_andamento,
+            parada,
+        }) => {
+            // Into the room and acked while the room is held still: the pieces that follow
+            // continue the snapshot exactly.
+            s.join(wire::sala_conversa(conversa.id));
+            let resposta_em_andamento =
+                em_andamento.map(|(mensagem_id, conteudo)| wire::RespostaEmAndamento {
+                    mensagem_id,
+                    conteudo,
+                });
+            responder(
+                ack,
+                Ok(wire::AckEntrar {
+                    conversa,
+                    mensagens,
+                    resposta_em_andamento,
+                }),
+            );
+            drop(parada);
+        }
+        Err(e) => responder::<()>(ack, Err(e)),
+    }
 }
 
 pub async fn on_sair_conversa(
