@@ -51,7 +51,7 @@ pub fn parte(total: usize, i: usize, p: usize) -> Parte {
 /// The server on this machine, measured before and after.
 #[derive(Debug, Clone, Default)]
 struct FotoServidor {
-    cpu_ms: Option<f64>,
+    cpu: Option<sistema::Cpu>,
     rss_kb: Option<u64>,
     metricas: Option<metricas::Amostras>,
     nota_metricas: Option<String>,
@@ -60,7 +60,7 @@ struct FotoServidor {
 async fn fotografar(comum: &Comum, http: &reqwest::Client) -> FotoServidor {
     let mut f = FotoServidor::default();
     if let Some(pid) = comum.pid {
-        f.cpu_ms = sistema::cpu_ms(pid).ok();
+        f.cpu = sistema::cpu(pid).ok();
         f.rss_kb = sistema::rss_kb(pid).ok();
     }
     if let Some(url) = &comum.metrics {
@@ -230,14 +230,20 @@ fn relatorio_servidor(comum: &Comum, a: &FotoServidor, d: &FotoServidor, r: &Res
         s.insert("pid".into(), json!(pid));
         s.insert("rss_kb_before".into(), json!(a.rss_kb));
         s.insert("rss_kb_after".into(), json!(d.rss_kb));
-        if let (Some(x), Some(y)) = (a.cpu_ms, d.cpu_ms) {
-            let cpu = y - x;
+        if let (Some(x), Some(y)) = (a.cpu, d.cpu) {
+            let (cpu, usuario, nucleo) = (
+                y.total_ms() - x.total_ms(),
+                y.usuario_ms - x.usuario_ms,
+                y.nucleo_ms - x.nucleo_ms,
+            );
             s.insert("cpu_ms".into(), json!(cpu.round()));
+            s.insert("cpu_user_ms".into(), json!(usuario.round()));
+            s.insert("cpu_kernel_ms".into(), json!(nucleo.round()));
             if r.respondidas > 0 {
-                s.insert(
-                    "cpu_ms_per_answer".into(),
-                    json!((cpu / r.respondidas as f64 * 1000.0).round() / 1000.0),
-                );
+                let por = |ms: f64| json!((ms / r.respondidas as f64 * 1000.0).round() / 1000.0);
+                s.insert("cpu_ms_per_answer".into(), por(cpu));
+                s.insert("cpu_user_ms_per_answer".into(), por(usuario));
+                s.insert("cpu_kernel_ms_per_answer".into(), por(nucleo));
             }
         }
     }

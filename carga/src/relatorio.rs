@@ -70,8 +70,13 @@ pub fn tabela(saida: &Value, r: &Resultado) {
     let s = &saida["server"];
     if let Some(pid) = s.get("pid") {
         println!(
-            "  server pid {pid}: RSS {} → {} KiB   CPU {} ms   {} ms/answer",
-            s["rss_kb_before"], s["rss_kb_after"], s["cpu_ms"], s["cpu_ms_per_answer"]
+            "  server pid {pid}: RSS {} → {} KiB   CPU {} ms   {} ms/answer (user {}, kernel {})",
+            s["rss_kb_before"],
+            s["rss_kb_after"],
+            s["cpu_ms"],
+            s["cpu_ms_per_answer"],
+            s["cpu_user_ms_per_answer"],
+            s["cpu_kernel_ms_per_answer"]
         );
     }
     if let Some(Value::Object(d)) = s.get("metrics_delta") {

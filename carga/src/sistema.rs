@@ -12,21 +12,38 @@ pub fn subir_limite_arquivos() -> Result<u64> {
     Ok(duro)
 }
 
-/// CPU time (user + system) of `pid` in milliseconds, from /proc/PID/stat.
-pub fn cpu_ms(pid: u32) -> Result<f64> {
+/// A process's CPU time in milliseconds, in user space and in the kernel: apart, because
+/// the kernel's share (sockets, fsync) is what a protocol costs whatever the server's code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cpu {
+    pub usuario_ms: f64,
+    pub nucleo_ms: f64,
+}
+
+impl Cpu {
+    pub fn total_ms(&self) -> f64 {
+        self.usuario_ms + self.nucleo_ms
+    }
+}
+
+/// CPU time of `pid`, from /proc/PID/stat.
+pub fn cpu(pid: u32) -> Result<Cpu> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    cpu_ms_de_stat(&stat, clock_ticks())
+    cpu_de_stat(&stat, clock_ticks())
 }
 
 /// Parses utime and stime (fields 14 and 15) after the `(comm)` that may hold spaces.
-pub fn cpu_ms_de_stat(stat: &str, ticks_por_s: f64) -> Result<f64> {
+pub fn cpu_de_stat(stat: &str, ticks_por_s: f64) -> Result<Cpu> {
     let resto = &stat[stat.rfind(')').context("stat without comm")? + 1..];
     let campos: Vec<&str> = resto.split_whitespace().collect();
     // After the comm: field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
     let utime: f64 = campos.get(11).context("no utime")?.parse()?;
     let stime: f64 = campos.get(12).context("no stime")?.parse()?;
-    Ok((utime + stime) * 1000.0 / ticks_por_s)
+    Ok(Cpu {
+        usuario_ms: utime * 1000.0 / ticks_por_s,
+        nucleo_ms: stime * 1000.0 / ticks_por_s,
+    })
 }
 
 /// USER_HZ: 100 on every Linux the tool targets (sysconf would need unsafe or a libc dep).
@@ -61,7 +78,8 @@ mod tests {
     #[test]
     fn le_cpu_e_rss() {
         let stat = "1234 (tutor (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0";
-        assert_eq!(cpu_ms_de_stat(stat, 100.0).expect("parses"), 3000.0);
+        let c = cpu_de_stat(stat, 100.0).expect("parses");
+        assert_eq!((c.usuario_ms, c.nucleo_ms, c.total_ms()), (2500.0, 500.0, 3000.0));
         assert_eq!(
             rss_de_status("Name:\ttutor\nVmRSS:\t  20480 kB\nThreads: 4\n").expect("parses"),
             20480
@@ -69,6 +87,6 @@ mod tests {
         assert!(rss_de_status("Name: x\n").is_err());
         let eu = std::process::id();
         assert!(rss_kb(eu).expect("own RSS") > 0);
-        assert!(cpu_ms(eu).is_ok());
+        assert!(cpu(eu).is_ok());
     }
 }
