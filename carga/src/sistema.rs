@@ -79,7 +79,10 @@ mod tests {
     fn le_cpu_e_rss() {
         let stat = "1234 (tutor (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0";
         let c = cpu_de_stat(stat, 100.0).expect("parses");
-        assert_eq!((c.usuario_ms, c.nucleo_ms, c.total_ms()), (2500.0, 500.0, 3000.0));
+        assert_eq!(
+            (c.usuario_ms, c.nucleo_ms, c.total_ms()),
+            (2500.0, 500.0, 3000.0)
+        );
         assert_eq!(
             rss_de_status("Name:\ttutor\nVmRSS:\t  20480 kB\nThreads: 4\n").expect("parses"),
             20480

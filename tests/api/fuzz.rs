@@ -43,16 +43,14 @@ async fn arbitrary_json_into_every_event_always_gets_a_well_formed_ack() {
         .await
         .expect("connects");
     let mut runner = TestRunner::new(Config::with_cases(200));
-    let eventos = [
-        "mensagem_enviada",
-        "entrar_conversa",
-        "sair_conversa",
-        "listar_conversas",
-        "cancelar_resposta",
-        "listar_turma",
-        "acompanhar_turma",
-        "deixar_turma",
-    ];
+    // Every event the server declares: one it declares but does not listen to gets no ack,
+    // and `pedir` fails on it.
+    let eventos = tutor::socket::wire::entrada::TODOS;
+    assert_eq!(
+        eventos.len(),
+        8,
+        "the protocol's five events and the class view's three"
+    );
     for i in 0..320 {
         let c = if (i / eventos.len()).is_multiple_of(2) {
             &aluno
