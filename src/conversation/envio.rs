@@ -1,9 +1,11 @@
 //! Storing a student's message: validation, the rate limit and the one write through the
 //! group-commit writer (with the new conversation when there is none). A retry with a known
 //! `id_cliente` is recognised by its unique index, so the first try reads nothing first.
+//! While the write's commit flushes, the model may already be asked (`Gerador::antecipar`).
 use std::time::Instant;
 
 use chrono::Utc;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{
@@ -59,8 +61,30 @@ impl Servico {
             criada_em: Utc::now(),
             conteudo: conteudo.into_inner(),
         };
-        match self.escritor.gravar_aluno(destino, nova, Some(prazo)).await {
+        let nova_conversa = matches!(destino, Destino::Nova { .. });
+        let (aviso, aplicada) = oneshot::channel();
+        let gravacao = self
+            .escritor
+            .gravar_aluno(destino, nova, Some(prazo), Some(aviso));
+        tokio::pin!(gravacao);
+        // Once only the commit is left, the model is asked while it flushes.
+        let mut antecipacao = None;
+        let cedo = tokio::select! {
+            r = &mut gravacao => Some(r),
+            Ok(linha) = aplicada => {
+                antecipacao = self.gerador.antecipar(&linha, nova_conversa);
+                None
+            }
+        };
+        let gravada = match cedo {
+            Some(r) => r,
+            None => gravacao.await,
+        };
+        match gravada {
             Ok((criada, m)) => {
+                if let Some(a) = antecipacao {
+                    a.confirmar();
+                }
                 self.gerador.anotar(&m);
                 let conversa_nova = criada.is_some();
                 let mut c = match criada.or(existente) {

@@ -276,6 +276,11 @@ impl Sala {
         }
     }
 
+    /// A worker is answering the conversation's queue.
+    pub fn ocupada(&self) -> bool {
+        travar(&self.trabalho).rodando
+    }
+
     /// The worker found nothing to do: it exits unless something arrived meanwhile.
     pub fn pode_parar(&self) -> bool {
         let mut t = travar(&self.trabalho);

@@ -104,6 +104,7 @@ pub struct Metricas {
     db_lote: Histogram,
     fila_conversas: Gauge,
     tokens: Family<PorOrigem, Counter>,
+    antecipados: Family<PorResultado, Counter>,
 }
 
 impl Default for Metricas {
@@ -133,6 +134,7 @@ impl Metricas {
             db_lote: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
             fila_conversas: Gauge::default(),
             tokens: Family::default(),
+            antecipados: Family::default(),
         };
         // The series every scrape should show exist from the start, at 0, so a dashboard
         // (and `rate()`) sees a zero rather than nothing.
@@ -152,6 +154,11 @@ impl Metricas {
         }
         for origem in ["informado", "estimado"] {
             m.tokens.get_or_create(&PorOrigem { origem }).inc_by(0);
+        }
+        for resultado in ["usado", "descartado"] {
+            m.antecipados
+                .get_or_create(&PorResultado { resultado })
+                .inc_by(0);
         }
         m.registrar();
         m
@@ -224,6 +231,11 @@ impl Metricas {
             "tokens_modelo",
             "Model tokens the answers cost (the students' budgets count them), by origin: as the upstream reported them, or estimated from the text",
             self.tokens.clone(),
+        );
+        r.register(
+            "pedidos_antecipados",
+            "Model requests sent while their question's commit was flushing, by result: usado (its answer streamed from it) or descartado (aborted: the commit failed, or the prompt changed)",
+            self.antecipados.clone(),
         );
         r.register_collector(Box::new(processo::Processo));
     }
@@ -302,7 +314,6 @@ impl Metricas {
         self.db_lote.observe(lote as f64);
     }
 
-    /// A conversation's answer queue became busy (`+1`) or idle (`-1`).
     /// What one answer cost; `informado` when the upstream reported it.
     pub fn tokens_modelo(&self, tokens: u64, informado: bool) {
         let origem = if informado { "informado" } else { "estimado" };
@@ -311,6 +322,15 @@ impl Metricas {
             .inc_by(tokens);
     }
 
+    /// An early model request was used by its answer (`usado`) or dropped.
+    pub fn pedido_antecipado(&self, usado: bool) {
+        let resultado = if usado { "usado" } else { "descartado" };
+        self.antecipados
+            .get_or_create(&PorResultado { resultado })
+            .inc();
+    }
+
+    /// A conversation's answer queue became busy (`+1`) or idle (`-1`).
     pub fn fila(&self, delta: i64) {
         self.fila_conversas.inc_by(delta);
     }

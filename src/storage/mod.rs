@@ -38,3 +38,23 @@ pub struct NovaMensagem {
     pub id_cliente: Option<String>,
     pub criada_em: chrono::DateTime<chrono::Utc>,
 }
+
+impl NovaMensagem {
+    /// The row as stored in `conversa_id` at `seq`.
+    pub fn linha(&self, conversa_id: uuid::Uuid, seq: i64) -> MensagemRow {
+        MensagemRow {
+            seq,
+            id: self.id,
+            conversa_id,
+            usuario_id: self.usuario_id.clone(),
+            papel: Autor::Aluno,
+            conteudo: self.conteudo.clone(),
+            status: Status::Completa,
+            id_cliente: self.id_cliente.clone(),
+            responde_a: None,
+            erro: None,
+            criada_em: self.criada_em,
+            atualizada_em: self.criada_em,
+        }
+    }
+}

@@ -5,6 +5,7 @@
 mod apoio;
 
 mod abuso;
+mod antecipacao;
 mod arrendamentos;
 mod autorizacao;
 mod cancelar;

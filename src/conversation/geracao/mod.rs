@@ -5,6 +5,7 @@
 //! nothing and start-up simply looks again. With several processes the worker first takes
 //! the conversation's lease (`Coordenacao`), so one process answers a conversation at a time;
 //! `vigiar` renews leases and takes over those of a process that died.
+mod antecipacao;
 mod transmissao;
 
 use std::{
@@ -23,6 +24,8 @@ use tokio_util::{
 };
 use uuid::Uuid;
 
+pub use antecipacao::Antecipacao;
+use antecipacao::{Antecipada, Antecipadas, PedidoModelo};
 use transmissao::Fim;
 pub use transmissao::texto_do_erro;
 
@@ -36,7 +39,7 @@ use super::{
     sala::{Sala, Salas},
 };
 use crate::{
-    llm::ModeloChat,
+    llm::{LinhaPrompt, ModeloChat},
     metricas::Metricas,
     storage::{self, Db, ErroEscrita, Escritor, FimResposta, MensagemRow},
 };
@@ -74,6 +77,8 @@ pub struct Gerador {
     metricas: Arc<Metricas>,
     /// Only used when this process is alone (`compartilhada` is false).
     historicos: Historicos,
+    /// Model requests that left while their question was being flushed (`antecipar`).
+    antecipadas: Arc<Antecipadas>,
     modelo: Arc<dyn ModeloChat>,
     difusor: Arc<dyn Difusor>,
     salas: Arc<Salas>,
@@ -105,6 +110,7 @@ impl Gerador {
         Self {
             db,
             escritor,
+            antecipadas: Arc::new(Antecipadas::new(Arc::clone(&metricas))),
             metricas,
             historicos: Historicos::new(MEMORIA_HISTORICOS, ajustes.orcamento_historico),
             modelo,
@@ -405,6 +411,53 @@ impl Gerador {
         }
     }
 
+    /// `pergunta`'s statements ran and only its commit is left: asks the model now, when the
+    /// prompt can only be the one its worker will build (see `antecipacao`). `nova`: the
+    /// conversation is created by the same write. The send holds the guard until its commit
+    /// is known.
+    pub fn antecipar(&self, pergunta: &MensagemRow, nova: bool) -> Option<Antecipacao> {
+        if self.compartilhada() || self.parando.is_cancelled() {
+            return None;
+        }
+        let id = pergunta.conversa_id;
+        if self.salas.existente(id).is_some_and(|s| s.ocupada()) {
+            return None;
+        }
+        let historico = match self.historicos.ler(id) {
+            Some(h) => h,
+            None if nova => Arc::default(),
+            None => return None,
+        };
+        let em_dia = !historico.iter().any(|m| m.status == Status::Gerando)
+            && proxima_sem_resposta(&historico).is_none();
+        if !em_dia {
+            return None;
+        }
+        let linhas = self.prompt(&historico, pergunta);
+        let a = Antecipada {
+            mensagem_id: pergunta.id,
+            pedido: self.pedir_ao_modelo(linhas.clone()),
+            linhas,
+            inicio: tokio::time::Instant::now(),
+        };
+        Some(self.antecipadas.guardar(id, a))
+    }
+
+    fn prompt(&self, historico: &[MensagemRow], pergunta: &MensagemRow) -> Vec<LinhaPrompt> {
+        prompt::montar(
+            &self.ajustes.sistema,
+            historico,
+            pergunta,
+            self.ajustes.orcamento_historico,
+        )
+    }
+
+    /// Sends the request on a task of its own, so it goes on while the caller writes.
+    fn pedir_ao_modelo(&self, linhas: Vec<LinhaPrompt>) -> PedidoModelo {
+        let modelo = Arc::clone(&self.modelo);
+        AbortOnDropHandle::new(tokio::spawn(async move { modelo.gerar(linhas).await }))
+    }
+
     /// A row this process committed: the in-memory history follows it.
     pub fn anotar(&self, linha: &MensagemRow) {
         self.historicos.anotar(linha);
@@ -477,25 +530,24 @@ impl Gerador {
     }
 
     /// Generates and stores the answer to `pergunta`, streaming it to the room. The model
-    /// is asked while the answer's row is being written: the first piece waits for neither
-    /// one after the other, and is only emitted once the row is stored.
+    /// is asked while the answer's row is being written (or was asked while the question's
+    /// was, `antecipar`): the first piece waits for neither one after the other, and is only
+    /// emitted once the row is stored.
     async fn responder(
         &self,
         sala: &Sala,
         pergunta: MensagemRow,
         historico: &[MensagemRow],
     ) -> Result<(), ErroEscrita> {
-        let linhas = prompt::montar(
-            &self.ajustes.sistema,
-            historico,
-            &pergunta,
-            self.ajustes.orcamento_historico,
-        );
+        let linhas = self.prompt(historico, &pergunta);
         let caracteres_prompt: usize = linhas.iter().map(|l| l.conteudo.chars().count()).sum();
-        let modelo = Arc::clone(&self.modelo);
-        let pedido =
-            AbortOnDropHandle::new(tokio::spawn(async move { modelo.gerar(linhas).await }));
-        let inicio = tokio::time::Instant::now();
+        let (pedido, inicio) = match self
+            .antecipadas
+            .tomar(sala.conversa_id, pergunta.id, &linhas)
+        {
+            Some(a) => (a.pedido, a.inicio),
+            None => (self.pedir_ao_modelo(linhas), tokio::time::Instant::now()),
+        };
         let resposta = self
             .escritor
             .iniciar_resposta(&pergunta, Uuid::now_v7(), Utc::now())

@@ -121,6 +121,9 @@ struct Pedido {
     escrita: Escrita,
     prazo: Option<Instant>,
     resposta: oneshot::Sender<Result<Feito, ErroEscrita>>,
+    /// A student's message: told its row once its statements ran and only the commit is
+    /// left (`Escritor::gravar_aluno`).
+    aplicada: Option<oneshot::Sender<MensagemRow>>,
 }
 
 /// Why one statement failed, as far as the writer needs to know.
@@ -188,6 +191,15 @@ async fn aplicar_lote<E: Executor>(e: &mut E, lote: &[Pedido]) -> Vec<Result<Fei
     resultados
 }
 
+/// Before the commit: the senders that asked hear that their message's statements ran.
+fn avisar_aplicadas(lote: &mut [Pedido], resultados: &[Result<Feito, ErroEscrita>]) {
+    for (p, r) in lote.iter_mut().zip(resultados) {
+        if let (Some(aviso), Ok(Feito::Aluno(_, m))) = (p.aplicada.take(), r) {
+            let _ = aviso.send(m.clone());
+        }
+    }
+}
+
 fn erro(escrita: &Escrita, f: Falha) -> ErroEscrita {
     match (escrita, f.unica) {
         (Escrita::Aluno { .. }, true) => ErroEscrita::IdClienteRepetido,
@@ -252,12 +264,18 @@ impl Escritor {
         Ok(Self { tx })
     }
 
-    async fn pedir(&self, escrita: Escrita, prazo: Option<Instant>) -> Result<Feito, ErroEscrita> {
+    async fn pedir(
+        &self,
+        escrita: Escrita,
+        prazo: Option<Instant>,
+        aplicada: Option<oneshot::Sender<MensagemRow>>,
+    ) -> Result<Feito, ErroEscrita> {
         let (resposta, rx) = oneshot::channel();
         let pedido = Pedido {
             escrita,
             prazo,
             resposta,
+            aplicada,
         };
         self.tx
             .send(pedido)
@@ -268,14 +286,20 @@ impl Escritor {
     }
 
     /// Stores a student's message (and its new conversation), durable when this returns. Not
-    /// written at all once `prazo` has passed.
+    /// written at all once `prazo` has passed. `aplicada` hears the row before that, once
+    /// only the commit is left, which nothing but an I/O error can then fail: on SQLite
+    /// only (on Postgres the deadline can still cut the commit, and it is never told).
     pub async fn gravar_aluno(
         &self,
         destino: Destino,
         nova: NovaMensagem,
         prazo: Option<Instant>,
+        aplicada: Option<oneshot::Sender<MensagemRow>>,
     ) -> Result<(Option<ConversaRow>, MensagemRow), ErroEscrita> {
-        match self.pedir(Escrita::Aluno { destino, nova }, prazo).await? {
+        match self
+            .pedir(Escrita::Aluno { destino, nova }, prazo, aplicada)
+            .await?
+        {
             Feito::Aluno(c, m) => Ok((c, m)),
             _ => Err(ErroEscrita::Banco("unexpected result".into())),
         }
@@ -293,7 +317,7 @@ impl Escritor {
             id,
             agora,
         };
-        match self.pedir(escrita, None).await? {
+        match self.pedir(escrita, None, None).await? {
             Feito::Resposta(m) => Ok(m),
             _ => Err(ErroEscrita::Banco("unexpected result".into())),
         }
@@ -305,7 +329,7 @@ impl Escritor {
             id,
             conteudo: conteudo.to_owned(),
         };
-        self.pedir(escrita, None).await.map(|_| ())
+        self.pedir(escrita, None, None).await.map(|_| ())
     }
 
     /// The one final write of an answer. Only an answer still `gerando` is written: `None`
@@ -314,7 +338,7 @@ impl Escritor {
         &self,
         fim: FimResposta,
     ) -> Result<Option<MensagemRow>, ErroEscrita> {
-        match self.pedir(Escrita::Final(fim), None).await? {
+        match self.pedir(Escrita::Final(fim), None, None).await? {
             Feito::Final(m) => Ok(m),
             _ => Err(ErroEscrita::Banco("unexpected result".into())),
         }

@@ -49,20 +49,7 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
             if criada.is_none() {
                 tocar_conversa(e, conversa_id, nova.criada_em).await?;
             }
-            let m = MensagemRow {
-                seq,
-                id: nova.id,
-                conversa_id,
-                usuario_id: nova.usuario_id.clone(),
-                papel: Autor::Aluno,
-                conteudo: nova.conteudo.clone(),
-                status: Status::Completa,
-                id_cliente: nova.id_cliente.clone(),
-                responde_a: None,
-                erro: None,
-                criada_em: nova.criada_em,
-                atualizada_em: nova.criada_em,
-            };
+            let m = nova.linha(conversa_id, seq);
             Ok(Feito::Aluno(criada, m))
         }
         Escrita::Resposta {

@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
-    limite, nada_gravado, responder,
+    ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, avisar_aplicadas,
+    descartar_vencidas, limite, nada_gravado, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -81,7 +81,7 @@ fn laco(
                 break;
             }
             let inicio = Instant::now();
-            if let Some(resultados) = gravar(&conexao, &lote, espera) {
+            if let Some(resultados) = gravar(&conexao, &mut lote, espera) {
                 metricas.escrita_db(inicio.elapsed(), lote.len());
                 responder(std::mem::take(&mut lote), resultados);
                 break;
@@ -94,12 +94,13 @@ fn laco(
 /// was written, and the caller tries again without what expired.
 fn gravar(
     conexao: &Connection,
-    lote: &[Pedido],
+    lote: &mut [Pedido],
     espera: Duration,
 ) -> Option<Vec<Result<Feito, ErroEscrita>>> {
+    let escritas = lote.len();
     let todos = |e: rusqlite::Error| {
-        tracing::warn!(error = %e, writes = lote.len(), "a batch of writes failed");
-        lote.iter()
+        tracing::warn!(error = %e, writes = escritas, "a batch of writes failed");
+        (0..escritas)
             .map(|_| Err(ErroEscrita::Banco(e.to_string())))
             .collect()
     };
@@ -124,6 +125,8 @@ fn gravar(
         }
         return Some(resultados);
     }
+    // The write lock is held and the statements ran: only an I/O error can undo them now.
+    avisar_aplicadas(lote, &resultados);
     match conexao.execute_batch("COMMIT") {
         Ok(()) => Some(resultados),
         Err(e) => {
