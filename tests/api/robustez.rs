@@ -158,17 +158,27 @@ impl SessaoParada {
     }
 
     /// Polls until the ack of the request just posted arrives (a poll may first bring a ping
-    /// or an event), and asserts it succeeded.
+    /// or an event), and asserts it succeeded. Each poll's payload is split on its own: two
+    /// polls glued together would hide a packet that starts the second. A ping is answered,
+    /// as a live tab does, so the session is not closed for that while it still reads.
     async fn esperar_ack_ok(&self) {
-        let mut lido = String::new();
+        let mut lido = Vec::new();
         for _ in 0..20 {
-            lido.push_str(&self.ler().await);
-            if let Some(ack) = lido.split('\u{1e}').find(|p| p.starts_with("43")) {
-                assert!(ack.contains("\"ok\":true"), "the request failed: {ack}");
-                return;
+            let corpo = self.ler().await;
+            for pacote in corpo.split('\u{1e}') {
+                if pacote == "2" {
+                    self.postar("3").await;
+                } else if pacote.starts_with("43") {
+                    assert!(
+                        pacote.contains("\"ok\":true"),
+                        "the request failed: {pacote}"
+                    );
+                    return;
+                }
             }
+            lido.push(corpo);
         }
-        panic!("no ack; got {lido}");
+        panic!("no ack; got {lido:?}");
     }
 
     async fn ler(&self) -> String {
