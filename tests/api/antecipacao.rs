@@ -28,6 +28,18 @@ fn conteudos(pedido: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Until no conversation has an answer queued or streaming here (`tutor_fila_conversas`).
+async fn esperar_ociosa(app: &TestApp) {
+    for _ in 0..500 {
+        let (_, a) = raspar(app).await;
+        if a.get("tutor_fila_conversas") == Some(&0.0) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("a worker still holds a conversation 10 s after its answer ended");
+}
+
 #[tokio::test]
 async fn an_idle_conversation_asks_the_model_once_per_message_with_the_usual_prompt() {
     let app = spawn_app().await;
@@ -41,6 +53,9 @@ async fn an_idle_conversation_asks_the_model_once_per_message_with_the_usual_pro
     let ack = TestApp::enviar(&ana, json!({ "conteudo": "quanto é 7×8?" })).await;
     let conversa = id_conversa(&ack);
     ana.esperar_fins(1).await;
+    // The end reaches the tab a moment before the worker lets go of the conversation; a
+    // message sent in that moment rightly waits for it (nothing leaves early).
+    esperar_ociosa(&app).await;
     TestApp::enviar(
         &ana,
         json!({ "conversa_id": conversa, "conteudo": "e por extenso?" }),
