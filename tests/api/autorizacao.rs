@@ -165,6 +165,13 @@ async fn a_professor_reads_and_lists_but_cannot_write_or_cancel() {
         .pedir("listar_conversas", json!({ "usuario": "ana" }))
         .await;
     assert_eq!(l["conversas"][0]["id"], conversa.as_str());
+    // A name no token can carry is refused as input, on Postgres too (no text there holds NUL).
+    for impossivel in ["a\u{0}na".to_owned(), "a".repeat(256)] {
+        let r = prof
+            .pedir("listar_conversas", json!({ "usuario": impossivel }))
+            .await;
+        assert_eq!(r["erro"]["codigo"], "entrada_invalida", "{r}");
+    }
     let h = prof
         .pedir("entrar_conversa", json!({ "conversa_id": conversa }))
         .await;
