@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 /// Seconds of clock skew tolerated on `exp`, at the handshake and while connected.
 pub const LEEWAY_SECS: u64 = 5;
 
+/// A user id (`sub`) that a token may carry: not blank, at most 255 characters (a key
+/// column), and no U+0000 (Postgres cannot store it).
+pub fn id_usuario_valido(id: &str) -> bool {
+    !id.trim().is_empty() && id.chars().count() <= 255 && !id.contains('\0')
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Papel {
@@ -74,8 +80,7 @@ impl Verificador {
     pub fn verificar(&self, token: &str) -> Option<Usuario> {
         let dados = jsonwebtoken::decode::<Claims>(token, &self.chave, &self.validacao).ok()?;
         let c = dados.claims;
-        // `sub` is a key column: 255 fits it, and Postgres cannot store U+0000 there.
-        if c.sub.trim().is_empty() || c.sub.chars().count() > 255 || c.sub.contains('\0') {
+        if !id_usuario_valido(&c.sub) {
             return None;
         }
         let usuario = Usuario {

@@ -325,11 +325,11 @@ impl Servico {
                 if !usuario.is_professor() {
                     return Err(Erro::Proibido);
                 }
-                // No token can name such a student (see `auth`), and Postgres cannot even
-                // compare a text with U+0000: a clear refusal, not a database error.
-                if outro.contains('\0') || outro.chars().count() > 255 {
+                // No token can name such a student, and Postgres cannot even compare a
+                // text with U+0000: a clear refusal, not a database error.
+                if !crate::auth::id_usuario_valido(&outro) {
                     return Err(Erro::entrada(
-                        "usuario deve ter até 255 caracteres, sem o caractere NUL.",
+                        "usuario deve ter de 1 a 255 caracteres, sem o caractere NUL.",
                     ));
                 }
                 outro
