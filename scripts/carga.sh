@@ -4,6 +4,7 @@
 # runs the scenario with --pid and --metrics pointed at it, then stops both.
 #   scripts/carga.sh chat -n 200 -m 5
 #   TUTOR_BIN=target/release/tutor SERVIDOR_ENV="TUTOR_THREADS=2" scripts/carga.sh idle -n 19000 --passos 5
+#   CARGA_POSTGRES=1 scripts/carga.sh burst -n 3000 -m 1    on a throwaway PostgreSQL instead
 # Builds the release binaries first unless TUTOR_BIN and CARGA_BIN are given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +16,17 @@ tutor="${TUTOR_BIN:-target/release/tutor}"
 carga="${CARGA_BIN:-target/release/tutor-carga}"
 dir="$(mktemp -d "${TMPDIR:-/tmp}/tutor-carga-XXXXXX")"
 pids=()
+banco="sqlite://$dir/t.db?mode=rwc"
+if [ -n "${CARGA_POSTGRES:-}" ]; then
+  # scripts/postgres.sh: its own server in a temporary folder (fsync on), stopped in parar.
+  source scripts/postgres.sh
+  banco="$TUTOR_TEST_POSTGRES_URL"
+fi
 parar() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Only ours: a bare `wait` would also wait for the PostgreSQL server.
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -z "${CARGA_POSTGRES:-}" ] || tutor_pg_parar
   [ -n "${MANTER:-}" ] || rm -rf "$dir"
 }
 trap parar EXIT
@@ -35,7 +44,7 @@ esperar_url() { # FILE PATTERN: the first URL the log prints after PATTERN
 "$carga" fake --addr 127.0.0.1:0 ${FAKE_ARGS:-} >"$dir/fake.log" 2>&1 &
 pids+=($!)
 fake="$(esperar_url "$dir/fake.log" "listening on")"
-env TUTOR_ADDR=127.0.0.1:0 DATABASE_URL="sqlite://$dir/t.db?mode=rwc" TUTOR_JWT_SECRET=segredo-carga \
+env TUTOR_ADDR=127.0.0.1:0 DATABASE_URL="$banco" TUTOR_JWT_SECRET=segredo-carga \
   OPENAI_BASE_URL="$fake/v1" OPENAI_API_KEY=x TUTOR_MENSAGENS_POR_MINUTO=0 TUTOR_EVENTOS_POR_MINUTO=0 \
   TUTOR_HANDSHAKES_POR_SEGUNDO=0 TUTOR_SESSOES_POR_SEGUNDO=0 TUTOR_MAX_SOCKETS_POR_USUARIO=100000 RUST_LOG=warn,tutor=info \
   ${SERVIDOR_ENV:-} "$tutor" >"$dir/server.log" 2>&1 &

@@ -191,6 +191,21 @@ async fn aplicar_lote<E: Executor>(e: &mut E, lote: &[Pedido]) -> Vec<Result<Fei
     resultados
 }
 
+/// A batch with no savepoints, for a database where each statement is a round trip
+/// (Postgres): the writes one after the other, `None` at the first that fails. The caller
+/// then rolls the transaction back and writes the batch again with `aplicar_lote`, so a
+/// retried `id_cliente` still fails nobody else, at the price of writing that batch twice.
+async fn aplicar_sem_savepoints<E: Executor>(
+    e: &mut E,
+    lote: &[Pedido],
+) -> Option<Vec<Result<Feito, ErroEscrita>>> {
+    let mut resultados = Vec::with_capacity(lote.len());
+    for p in lote {
+        resultados.push(Ok(operacoes::aplicar(e, &p.escrita).await.ok()?));
+    }
+    Some(resultados)
+}
+
 /// Before the commit: the senders that asked hear that their message's statements ran.
 fn avisar_aplicadas(lote: &mut [Pedido], resultados: &[Result<Feito, ErroEscrita>]) {
     for (p, r) in lote.iter_mut().zip(resultados) {

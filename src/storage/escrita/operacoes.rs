@@ -1,11 +1,20 @@
 //! The statements of each write, built from the sea-orm entities and run by either executor.
 //! A write returns the rows as stored without reading them back: what the database assigns
 //! (`seq`) comes from `RETURNING`, the rest is what was written.
+//!
+//! On Postgres each statement is a round trip to the server, and the writer runs a batch's
+//! one after another, so a write's statements go as one: the others ride along as
+//! data-modifying `WITH` clauses of the one whose `RETURNING` the write needs (`junto`).
+//! SQLite allows only `SELECT` there, and its statements cost no round trip: it runs them
+//! one by one.
 use entity::{conversa, mensagem, uso_diario};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
-    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait,
+    sea_query::{
+        Alias, CommonTableExpression, Expr, ExprTrait, OnConflict, Query, SubQueryStatement,
+        UpdateStatement, WithClause,
+    },
 };
 
 use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta, Uso};
@@ -18,8 +27,8 @@ use crate::storage::{
 pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result<Feito, Falha> {
     match escrita {
         Escrita::Aluno { destino, nova } => {
-            let (conversa_id, criada) = match destino {
-                Destino::Existente(id) => (*id, None),
+            let (conversa_id, criada, antes) = match destino {
+                Destino::Existente(id) => (*id, None, None),
                 Destino::Nova { id, titulo, nome } => {
                     let am = conversa::ActiveModel {
                         id: Set(*id),
@@ -29,10 +38,6 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
                         atualizada_em: Set(nova.criada_em),
                         usuario_nome: Set(nome.clone()),
                     };
-                    let s = e
-                        .backend()
-                        .build(&conversa::Entity::insert(am).into_query());
-                    e.executar(s).await?;
                     let c = ConversaRow {
                         id: *id,
                         usuario_id: nova.usuario_id.clone(),
@@ -41,14 +46,43 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
                         atualizada_em: nova.criada_em,
                         usuario_nome: nome.clone(),
                     };
-                    (*id, Some(c))
+                    let inserir_conversa = conversa::Entity::insert(am).into_query();
+                    (*id, Some(c), Some(inserir_conversa))
                 }
             };
-            let am = modelo_aluno(conversa_id, nova.clone());
-            let seq = inserir(e, am).await?;
-            if criada.is_none() {
-                tocar_conversa(e, conversa_id, nova.criada_em).await?;
-            }
+            // A new conversation is created with the message's time; an existing one is
+            // marked active.
+            let depois = criada
+                .is_none()
+                .then(|| tocar_conversa(conversa_id, nova.criada_em));
+            let mut q =
+                mensagem::Entity::insert(modelo_aluno(conversa_id, nova.clone())).into_query();
+            q.returning_col(mensagem::Column::Seq);
+            let seq = if junto(e) {
+                let mut w = WithClause::new();
+                if let Some(c) = antes {
+                    w.cte(cte("nova_conversa", c));
+                }
+                if let Some(t) = depois {
+                    w.cte(cte("conversa_tocada", t));
+                }
+                w.cte(cte("nova_mensagem", q));
+                let sel = Query::select()
+                    .column(mensagem::Column::Seq)
+                    .from(Alias::new("nova_mensagem"))
+                    .to_owned();
+                e.inteiro(e.backend().build(&w.query(sel))).await?
+            } else {
+                if let Some(c) = antes {
+                    e.executar(e.backend().build(&c)).await?;
+                }
+                let seq = e.inteiro(e.backend().build(&q)).await?;
+                if let Some(t) = depois {
+                    e.executar(e.backend().build(&t)).await?;
+                }
+                seq
+            };
+            let seq = seq.ok_or_else(sem_seq)?;
             let m = nova.linha(conversa_id, seq);
             Ok(Feito::Aluno(criada, m))
         }
@@ -91,13 +125,30 @@ async fn inserir<E: Executor>(e: &mut E, am: mensagem::ActiveModel) -> Result<i6
     let mut q = mensagem::Entity::insert(am).into_query();
     q.returning_col(mensagem::Column::Seq);
     let s = e.backend().build(&q);
-    e.inteiro(s).await?.ok_or_else(|| Falha {
-        unica: false,
-        texto: "INSERT returned no seq".into(),
-    })
+    e.inteiro(s).await?.ok_or_else(sem_seq)
 }
 
-/// Only an answer still `gerando` is ended; its conversation is marked active.
+fn sem_seq() -> Falha {
+    Falha {
+        unica: false,
+        texto: "INSERT returned no seq".into(),
+    }
+}
+
+/// A write's statements go as one (see the module's doc).
+fn junto<E: Executor>(e: &E) -> bool {
+    e.backend() == DbBackend::Postgres
+}
+
+fn cte(nome: &str, q: impl Into<SubQueryStatement>) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .table_name(Alias::new(nome))
+        .query(q)
+        .to_owned()
+}
+
+/// Only an answer still `gerando` is ended; its conversation is marked active, and what it
+/// cost is added to its student's day.
 async fn finalizar<E: Executor>(
     e: &mut E,
     fim: &FimResposta,
@@ -111,50 +162,94 @@ async fn finalizar<E: Executor>(
         .filter(mensagem::Column::Status.eq(Status::Gerando))
         .into_query();
     q.returning_all();
+    if junto(e) {
+        return finalizar_junto(e, fim, q).await;
+    }
     let s = e.backend().build(&q);
     let Some(m) = e.mensagem(s).await? else {
         return Ok(None);
     };
-    tocar_conversa(e, m.conversa_id, fim.agora).await?;
+    let t = tocar_conversa(m.conversa_id, fim.agora);
+    e.executar(e.backend().build(&t)).await?;
     if let Some(uso) = &fim.uso {
-        somar_uso(e, uso).await?;
+        let s = e.backend().build(&somar_uso(uso).into_query());
+        e.executar(s).await?;
     }
     Ok(Some(m))
 }
 
+/// `finalizar` as one statement: the conversation and the day are only touched when the
+/// answer's row was (it was still `gerando`).
+async fn finalizar_junto<E: Executor>(
+    e: &mut E,
+    fim: &FimResposta,
+    q: UpdateStatement,
+) -> Result<Option<MensagemRow>, Falha> {
+    let terminada = Alias::new("resposta_terminada");
+    let mut w = WithClause::new();
+    w.cte(cte("resposta_terminada", q));
+    let da_resposta = Query::select()
+        .column(mensagem::Column::ConversaId)
+        .from(terminada.clone())
+        .to_owned();
+    let t = conversa::Entity::update_many()
+        .col_expr(conversa::Column::AtualizadaEm, Expr::value(fim.agora))
+        .filter(conversa::Column::Id.in_subquery(da_resposta))
+        .into_query();
+    w.cte(cte("conversa_tocada", t));
+    if let Some(uso) = &fim.uso {
+        let houve = Query::select()
+            .expr(Expr::val(1))
+            .from(terminada.clone())
+            .to_owned();
+        let valores = Query::select()
+            .exprs([
+                Expr::val(uso.usuario_id.clone()),
+                Expr::val(uso.dia.clone()),
+                Expr::val(uso.tokens),
+            ])
+            .and_where(Expr::exists(houve))
+            .to_owned();
+        let mut u = somar_uso(uso).into_query();
+        u.select_from(valores).map_err(|e| Falha {
+            unica: false,
+            texto: e.to_string(),
+        })?;
+        w.cte(cte("uso_somado", u));
+    }
+    let sel = Query::select()
+        .column(sea_orm::sea_query::Asterisk)
+        .from(terminada)
+        .to_owned();
+    e.mensagem(e.backend().build(&w.query(sel))).await
+}
+
 /// Adds to a student's day, creating the day's row on its first answer.
-async fn somar_uso<E: Executor>(e: &mut E, uso: &Uso) -> Result<(), Falha> {
+fn somar_uso(uso: &Uso) -> sea_orm::Insert<uso_diario::ActiveModel> {
     let am = uso_diario::ActiveModel {
         usuario_id: Set(uso.usuario_id.clone()),
         dia: Set(uso.dia.clone()),
         tokens: Set(uso.tokens),
     };
-    let q = uso_diario::Entity::insert(am)
-        .on_conflict(
-            OnConflict::columns([uso_diario::Column::UsuarioId, uso_diario::Column::Dia])
-                .value(
+    uso_diario::Entity::insert(am).on_conflict(
+        OnConflict::columns([uso_diario::Column::UsuarioId, uso_diario::Column::Dia])
+            .value(
+                uso_diario::Column::Tokens,
+                Expr::col((uso_diario::Entity, uso_diario::Column::Tokens)).add(Expr::col((
+                    Alias::new("excluded"),
                     uso_diario::Column::Tokens,
-                    Expr::col((uso_diario::Entity, uso_diario::Column::Tokens)).add(Expr::col((
-                        Alias::new("excluded"),
-                        uso_diario::Column::Tokens,
-                    ))),
-                )
-                .to_owned(),
-        )
-        .into_query();
-    let s = e.backend().build(&q);
-    e.executar(s).await.map(|_| ())
+                ))),
+            )
+            .to_owned(),
+    )
 }
 
-async fn tocar_conversa<E: Executor>(
-    e: &mut E,
+fn tocar_conversa(
     conversa_id: uuid::Uuid,
     agora: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Falha> {
-    let q = conversa::Entity::update_many()
+) -> UpdateStatement {
+    conversa::Entity::update_many()
         .col_expr(conversa::Column::AtualizadaEm, Expr::value(agora))
         .filter(conversa::Column::Id.eq(conversa_id))
-        .into_query();
-    let s = e.backend().build(&q);
-    e.executar(s).await.map(|_| ())
+        .into_query()
 }

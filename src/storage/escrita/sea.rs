@@ -1,5 +1,6 @@
 //! The writer on sea-orm's pool (Postgres, or SQLite kept in memory): one task that takes
-//! every write queued meanwhile and commits them in one transaction, each under a savepoint.
+//! every write queued meanwhile and commits them in one transaction (savepoints only when a
+//! write of the batch fails, see `gravar`).
 use entity::mensagem;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, FromQueryResult,
@@ -10,8 +11,8 @@ use std::{sync::Arc, time::Instant};
 use tokio::sync::mpsc;
 
 use super::{
-    ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, descartar_vencidas,
-    limite, nada_gravado, responder,
+    ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, aplicar_sem_savepoints,
+    descartar_vencidas, limite, nada_gravado, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -46,13 +47,54 @@ pub(super) fn iniciar(
     });
 }
 
+/// Each statement costs a round trip to the server, and a savepoint two more: a batch is
+/// first written without them, and again with them only if one of its writes failed.
 async fn gravar(db: &DatabaseConnection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
-    let todos = |e: sea_orm::DbErr| {
-        tracing::warn!(error = %e, writes = lote.len(), "a batch of writes failed");
-        lote.iter()
-            .map(|_| Err(ErroEscrita::from(e.clone())))
-            .collect()
+    if lote.len() > 1
+        && let Some(resultados) = gravar_sem_savepoints(db, lote).await
+    {
+        return resultados;
+    }
+    gravar_com_savepoints(db, lote).await
+}
+
+/// `None` when a write failed: the transaction was rolled back, nothing of it is stored.
+async fn gravar_sem_savepoints(
+    db: &DatabaseConnection,
+    lote: &[Pedido],
+) -> Option<Vec<Result<Feito, ErroEscrita>>> {
+    let txn = match db.begin().await {
+        Ok(t) => t,
+        Err(e) => return Some(falharam_todos(lote, e)),
     };
+    let Some(resultados) = aplicar_sem_savepoints(&mut Sea { txn: &txn }, lote).await else {
+        tracing::debug!(
+            writes = lote.len(),
+            "a write of the batch failed; writing it again with savepoints"
+        );
+        if let Err(e) = txn.rollback().await {
+            tracing::warn!(error = %e, "rolling back a failed batch");
+        }
+        return None;
+    };
+    Some(match txn.commit().await {
+        Ok(()) => resultados,
+        Err(e) => falharam_todos(lote, e),
+    })
+}
+
+fn falharam_todos(lote: &[Pedido], e: sea_orm::DbErr) -> Vec<Result<Feito, ErroEscrita>> {
+    tracing::warn!(error = %e, writes = lote.len(), "a batch of writes failed");
+    lote.iter()
+        .map(|_| Err(ErroEscrita::from(e.clone())))
+        .collect()
+}
+
+async fn gravar_com_savepoints(
+    db: &DatabaseConnection,
+    lote: &[Pedido],
+) -> Vec<Result<Feito, ErroEscrita>> {
+    let todos = |e: sea_orm::DbErr| falharam_todos(lote, e);
     let txn = match db.begin().await {
         Ok(t) => t,
         Err(e) => return todos(e),
