@@ -1,12 +1,13 @@
 //! Group commit: sends that arrive together are written in one transaction, each acked
 //! only once it is durable, and a retry in the batch (its `id_cliente` already stored, or
 //! stored by another send of the same batch) fails neither itself nor the others.
-use std::time::Duration;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::{
-    apoio::{TestApp, banco, id_conversa, spawn_app, textos_do_aluno},
+    apoio::{Roteiro, TestApp, banco, id_conversa, spawn_app, textos_do_aluno},
     metricas::{raspar, soma},
 };
 
@@ -89,4 +90,114 @@ async fn sends_held_behind_a_lock_commit_together_and_a_retry_among_them_fails_n
         lotes < escritas,
         "no batch held more than one write: {corpo}"
     );
+}
+
+#[tokio::test]
+async fn new_rows_written_together_are_each_numbered_and_mark_their_conversation_active() {
+    let app = spawn_app().await;
+    let ana = app.cliente("ana-juntas").await;
+    let a = TestApp::enviar(&ana, json!({ "conteudo": "conversa a" })).await;
+    let conversa_a = id_conversa(&a);
+    ana.esperar_fins(1).await;
+    let b = TestApp::enviar(&ana, json!({ "conteudo": "conversa b" })).await;
+    let conversa_b = id_conversa(&b);
+    ana.esperar_fins(2).await;
+    let ids = |l: &Value| -> Vec<String> {
+        l["conversas"]
+            .as_array()
+            .expect("conversas")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let l = ana.emit_ack("listar_conversas", None).await;
+    assert_eq!(ids(&l), [conversa_b.clone(), conversa_a.clone()], "{l}");
+
+    // The answers to what is sent next hold their pieces: no answer's end touches a
+    // conversation while the test looks.
+    let portao = Arc::new(Semaphore::new(0));
+    for _ in 0..4 {
+        app.upstream.roteiro(Roteiro::Portao {
+            pedacos: vec!["espera".into()],
+            portao: portao.clone(),
+        });
+    }
+    let bia = app.cliente("bia-juntas").await;
+    let caio = app.cliente("caio-juntas").await;
+    let dan = app.cliente("dan-juntas").await;
+    let trava = banco::travar_escritas(&app.db_url).await;
+    // The writer waits behind the lock with Dan's message, and takes the next three together.
+    let primeiro = dan
+        .emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "do dan" }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, antes) = raspar(&app).await;
+    let envios = vec![
+        ana.emitir_sem_esperar(
+            "mensagem_enviada",
+            json!({ "conversa_id": conversa_a, "conteudo": "de volta à a" }),
+        )
+        .await,
+        bia.emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "nova da bia" }))
+            .await,
+        caio.emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "nova do caio" }))
+            .await,
+    ];
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    trava.soltar().await;
+    let mut acks: Vec<Value> = Vec::new();
+    for rx in std::iter::once(primeiro).chain(envios) {
+        let ack = tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("an ack within 10 s")
+            .expect("ack channel");
+        assert_eq!(ack["ok"], true, "{ack}");
+        acks.push(ack);
+    }
+    let acks = acks.split_off(1);
+    let (corpo, depois) = raspar(&app).await;
+    let grandes = |m: &HashMap<String, f64>| {
+        soma(m, "tutor_db_lote_tamanho_count") - soma(m, "tutor_db_lote_tamanho_bucket{le=\"2\"}")
+    };
+    assert!(
+        grandes(&depois) > grandes(&antes),
+        "the three sends behind Dan's were not written together: {corpo}"
+    );
+
+    // Ana's older conversation is her most recent now, dated by the message.
+    let l = ana.emit_ack("listar_conversas", None).await;
+    assert_eq!(ids(&l), [conversa_a.clone(), conversa_b], "{l}");
+    assert_eq!(
+        l["conversas"][0]["atualizada_em"], acks[0]["mensagem"]["criada_em"],
+        "{l}"
+    );
+    let h = ana
+        .pedir("entrar_conversa", json!({ "conversa_id": conversa_a }))
+        .await;
+    assert_eq!(textos_do_aluno(&h), ["conversa a", "de volta à a"], "{h}");
+    // Each new conversation holds its own student's message, acked with its stored id.
+    for (aluno, ack, texto) in [
+        (&bia, &acks[1], "nova da bia"),
+        (&caio, &acks[2], "nova do caio"),
+    ] {
+        let h = aluno
+            .pedir(
+                "entrar_conversa",
+                json!({ "conversa_id": id_conversa(ack) }),
+            )
+            .await;
+        assert_eq!(textos_do_aluno(&h), [texto], "{h}");
+        let guardada = h["mensagens"]
+            .as_array()
+            .expect("mensagens")
+            .iter()
+            .find(|m| m["conteudo"] == texto)
+            .expect("the message");
+        assert_eq!(guardada["id"], ack["mensagem"]["id"], "{h}");
+    }
+    portao.add_permits(4);
+    dan.esperar_fins(1).await;
+    ana.esperar_fins(3).await;
+    bia.esperar_fins(1).await;
+    caio.esperar_fins(1).await;
 }

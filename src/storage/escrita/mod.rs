@@ -11,6 +11,7 @@
 //! The statements are built once from the sea-orm entities (`operacoes.rs`) and run by one
 //! of two executors: file SQLite through `rusqlite` on a thread of its own (one hand-off per
 //! batch, prepared statements cached), anything else (Postgres) through sea-orm on the pool.
+mod juntas;
 mod operacoes;
 mod sea;
 mod sqlite;
@@ -155,6 +156,8 @@ trait Executor {
     async fn inteiro(&mut self, s: Statement) -> Result<Option<i64>, Falha>;
     /// A message row (an `UPDATE … RETURNING *`).
     async fn mensagem(&mut self, s: Statement) -> Result<Option<MensagemRow>, Falha>;
+    /// Every row's id and number (an `INSERT` of many rows `… RETURNING id, seq`).
+    async fn pares(&mut self, s: Statement) -> Result<Vec<(Uuid, i64)>, Falha>;
     /// Savepoints.
     async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha>;
 }
@@ -192,18 +195,17 @@ async fn aplicar_lote<E: Executor>(e: &mut E, lote: &[Pedido]) -> Vec<Result<Fei
 }
 
 /// A batch with no savepoints, for a database where each statement is a round trip
-/// (Postgres): the writes one after the other, `None` at the first that fails. The caller
-/// then rolls the transaction back and writes the batch again with `aplicar_lote`, so a
-/// retried `id_cliente` still fails nobody else, at the price of writing that batch twice.
+/// (Postgres), in as few statements as its writes allow (`juntas`): `None` when one fails.
+/// The caller then rolls the transaction back and writes the batch again with
+/// `aplicar_lote`, so a retried `id_cliente` still fails nobody else, at the price of
+/// writing that batch twice.
 async fn aplicar_sem_savepoints<E: Executor>(
     e: &mut E,
     lote: &[Pedido],
 ) -> Option<Vec<Result<Feito, ErroEscrita>>> {
-    let mut resultados = Vec::with_capacity(lote.len());
-    for p in lote {
-        resultados.push(Ok(operacoes::aplicar(e, &p.escrita).await.ok()?));
-    }
-    Some(resultados)
+    let escritas: Vec<&Escrita> = lote.iter().map(|p| &p.escrita).collect();
+    let feitos = juntas::aplicar(e, &escritas).await.ok()?;
+    Some(feitos.into_iter().map(Ok).collect())
 }
 
 /// Before the commit: the senders that asked hear that their message's statements ran.

@@ -18,8 +18,11 @@ use sea_orm::{
 };
 
 use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta, Uso};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
 use crate::storage::{
-    Autor, ConversaRow, MensagemRow, Status,
+    Autor, ConversaRow, MensagemRow, NovaMensagem, Status,
     linhas::bytes,
     mensagens::{modelo_aluno, modelo_resposta},
 };
@@ -27,28 +30,10 @@ use crate::storage::{
 pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result<Feito, Falha> {
     match escrita {
         Escrita::Aluno { destino, nova } => {
-            let (conversa_id, criada, antes) = match destino {
-                Destino::Existente(id) => (*id, None, None),
-                Destino::Nova { id, titulo, nome } => {
-                    let am = conversa::ActiveModel {
-                        id: Set(*id),
-                        usuario_id: Set(nova.usuario_id.clone()),
-                        titulo: Set(bytes(titulo)),
-                        criada_em: Set(nova.criada_em),
-                        atualizada_em: Set(nova.criada_em),
-                        usuario_nome: Set(nome.clone()),
-                    };
-                    let c = ConversaRow {
-                        id: *id,
-                        usuario_id: nova.usuario_id.clone(),
-                        titulo: titulo.clone(),
-                        criada_em: nova.criada_em,
-                        atualizada_em: nova.criada_em,
-                        usuario_nome: nome.clone(),
-                    };
-                    let inserir_conversa = conversa::Entity::insert(am).into_query();
-                    (*id, Some(c), Some(inserir_conversa))
-                }
+            let (conversa_id, nova_conversa) = conversa_de(destino, nova);
+            let (antes, criada) = match nova_conversa {
+                Some((am, c)) => (Some(conversa::Entity::insert(am).into_query()), Some(c)),
+                None => (None, None),
             };
             // A new conversation is created with the message's time; an existing one is
             // marked active.
@@ -92,20 +77,7 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
             agora,
         } => {
             let seq = inserir(e, modelo_resposta(pergunta, *id, *agora)).await?;
-            Ok(Feito::Resposta(MensagemRow {
-                seq,
-                id: *id,
-                conversa_id: pergunta.conversa_id,
-                usuario_id: pergunta.usuario_id.clone(),
-                papel: Autor::Tutor,
-                conteudo: String::new(),
-                status: Status::Gerando,
-                id_cliente: None,
-                responde_a: Some(pergunta.id),
-                erro: None,
-                criada_em: *agora,
-                atualizada_em: *agora,
-            }))
+            Ok(Feito::Resposta(linha_resposta(pergunta, *id, *agora, seq)))
         }
         Escrita::Parcial { id, conteudo } => {
             let q = mensagem::Entity::update_many()
@@ -121,6 +93,59 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
     }
 }
 
+/// The conversation a student's message goes to, and for a new one its row, to insert and
+/// as stored.
+pub(super) fn conversa_de(
+    destino: &Destino,
+    nova: &NovaMensagem,
+) -> (Uuid, Option<(conversa::ActiveModel, ConversaRow)>) {
+    match destino {
+        Destino::Existente(id) => (*id, None),
+        Destino::Nova { id, titulo, nome } => {
+            let am = conversa::ActiveModel {
+                id: Set(*id),
+                usuario_id: Set(nova.usuario_id.clone()),
+                titulo: Set(bytes(titulo)),
+                criada_em: Set(nova.criada_em),
+                atualizada_em: Set(nova.criada_em),
+                usuario_nome: Set(nome.clone()),
+            };
+            let c = ConversaRow {
+                id: *id,
+                usuario_id: nova.usuario_id.clone(),
+                titulo: titulo.clone(),
+                criada_em: nova.criada_em,
+                atualizada_em: nova.criada_em,
+                usuario_nome: nome.clone(),
+            };
+            (*id, Some((am, c)))
+        }
+    }
+}
+
+/// An answer's row as its start stored it.
+pub(super) fn linha_resposta(
+    pergunta: &MensagemRow,
+    id: Uuid,
+    agora: DateTime<Utc>,
+    seq: i64,
+) -> MensagemRow {
+    MensagemRow {
+        seq,
+        id,
+        conversa_id: pergunta.conversa_id,
+        usuario_id: pergunta.usuario_id.clone(),
+        papel: Autor::Tutor,
+        conteudo: String::new(),
+        status: Status::Gerando,
+        id_cliente: None,
+        responde_a: Some(pergunta.id),
+        erro: None,
+        criada_em: agora,
+        atualizada_em: agora,
+    }
+}
+
 async fn inserir<E: Executor>(e: &mut E, am: mensagem::ActiveModel) -> Result<i64, Falha> {
     let mut q = mensagem::Entity::insert(am).into_query();
     q.returning_col(mensagem::Column::Seq);
@@ -128,7 +153,7 @@ async fn inserir<E: Executor>(e: &mut E, am: mensagem::ActiveModel) -> Result<i6
     e.inteiro(s).await?.ok_or_else(sem_seq)
 }
 
-fn sem_seq() -> Falha {
+pub(super) fn sem_seq() -> Falha {
     Falha {
         unica: false,
         texto: "INSERT returned no seq".into(),
@@ -140,7 +165,7 @@ fn junto<E: Executor>(e: &E) -> bool {
     e.backend() == DbBackend::Postgres
 }
 
-fn cte(nome: &str, q: impl Into<SubQueryStatement>) -> CommonTableExpression {
+pub(super) fn cte(nome: &str, q: impl Into<SubQueryStatement>) -> CommonTableExpression {
     CommonTableExpression::new()
         .table_name(Alias::new(nome))
         .query(q)

@@ -8,6 +8,8 @@ use sea_orm::{
 };
 use std::{sync::Arc, time::Instant};
 
+use uuid::Uuid;
+
 use tokio::sync::mpsc;
 
 use super::{
@@ -137,6 +139,14 @@ impl Executor for Sea<'_> {
             Some(r) => Ok(Some(mensagem::Model::from_query_result(&r, "")?.into())),
             None => Ok(None),
         }
+    }
+
+    async fn pares(&mut self, s: Statement) -> Result<Vec<(Uuid, i64)>, Falha> {
+        let mut pares = Vec::new();
+        for r in self.txn.query_all_raw(s).await? {
+            pares.push((r.try_get_by_index(0)?, r.try_get_by_index(1)?));
+        }
+        Ok(pares)
     }
 
     async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha> {

@@ -221,6 +221,17 @@ impl Executor for Rusqlite<'_> {
         }
     }
 
+    async fn pares(&mut self, s: Statement) -> Result<Vec<(Uuid, i64)>, Falha> {
+        let (sql, vs) = valores(s)?;
+        let mut st = self.0.prepare_cached(&sql)?;
+        let mut linhas = st.query(rusqlite::params_from_iter(vs))?;
+        let mut pares = Vec::new();
+        while let Some(r) = linhas.next()? {
+            pares.push((uuid(r.get(0)?)?, r.get(1)?));
+        }
+        Ok(pares)
+    }
+
     async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha> {
         self.0.prepare_cached(sql)?.execute([])?;
         Ok(())
