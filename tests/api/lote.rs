@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::{
-    apoio::{Roteiro, TestApp, banco, id_conversa, spawn_app, textos_do_aluno},
+    apoio::{
+        Cliente, Roteiro, TestApp, banco, definir, id_conversa, spawn_app, spawn_app_with,
+        textos_do_aluno,
+    },
     metricas::{raspar, soma},
 };
 
@@ -200,4 +203,91 @@ async fn new_rows_written_together_are_each_numbered_and_mark_their_conversation
     ana.esperar_fins(3).await;
     bia.esperar_fins(1).await;
     caio.esperar_fins(1).await;
+}
+
+#[tokio::test]
+async fn answers_that_end_together_are_each_stored_dated_and_counted() {
+    let app = spawn_app_with(|a| definir(a, "--tokens-por-dia", "100000")).await;
+    let portao = Arc::new(Semaphore::new(0));
+    for _ in 0..4 {
+        app.upstream.roteiro(Roteiro::PortaoComUso {
+            pedacos: vec!["uma ".into(), "resposta".into()],
+            portao: portao.clone(),
+            total_tokens: 30,
+        });
+    }
+    let ana = app.cliente("ana-fins").await;
+    let bia = app.cliente("bia-fins").await;
+    let dan = app.cliente("dan-fins").await;
+    let mut conversas = Vec::new();
+    for (aluno, texto) in [(&ana, "a de ana"), (&ana, "b de ana"), (&bia, "a de bia")] {
+        let id = id_conversa(&TestApp::enviar(aluno, json!({ "conteudo": texto })).await);
+        aluno
+            .esperar("resposta_iniciada", |e| e["conversa_id"] == id.as_str())
+            .await;
+        conversas.push((aluno, id));
+    }
+
+    // The three answers end while the writer waits behind the lock with Dan's message: their
+    // final writes go to the database together.
+    let trava = banco::travar_escritas(&app.db_url).await;
+    let de_dan = dan
+        .emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "do dan" }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, antes) = raspar(&app).await;
+    portao.add_permits(6);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    trava.soltar().await;
+    ana.esperar_fins(2).await;
+    bia.esperar_fins(1).await;
+    let (corpo, depois) = raspar(&app).await;
+    let grandes = |m: &HashMap<String, f64>| {
+        soma(m, "tutor_db_lote_tamanho_count") - soma(m, "tutor_db_lote_tamanho_bucket{le=\"2\"}")
+    };
+    assert!(
+        grandes(&depois) > grandes(&antes),
+        "the three ends were not written together: {corpo}"
+    );
+
+    for (aluno, id) in &conversas {
+        let h = aluno
+            .pedir("entrar_conversa", json!({ "conversa_id": id }))
+            .await;
+        let ms = h["mensagens"].as_array().expect("mensagens");
+        let resposta = ms.last().expect("the answer");
+        assert_eq!(resposta["conteudo"], "uma resposta", "{h}");
+        assert_eq!(resposta["status"], "completa", "{h}");
+        // The conversation is dated by its answer's end, which came well after the answer's
+        // start (the pieces waited for the gate, the write for the lock).
+        let data = |v: &Value| v.as_str().expect("an instant").to_owned();
+        assert!(
+            data(&h["conversa"]["atualizada_em"]) > data(&resposta["criada_em"]),
+            "{h}"
+        );
+    }
+    // Each answer's usage counted once, two of them on Ana's day.
+    let prof = Cliente::conectar(&app.url, &app.token_professor("prof-fins"))
+        .await
+        .expect("connects");
+    let turma = prof.pedir("listar_turma", json!({})).await;
+    let hoje = |usuario: &str| -> Vec<i64> {
+        turma["conversas"]
+            .as_array()
+            .expect("conversas")
+            .iter()
+            .filter(|c| c["usuario"] == usuario)
+            .map(|c| c["tokens_hoje"].as_i64().expect("tokens_hoje"))
+            .collect()
+    };
+    assert_eq!(hoje("ana-fins"), [60, 60], "{turma}");
+    assert_eq!(hoje("bia-fins"), [30], "{turma}");
+
+    portao.add_permits(2);
+    let ack = tokio::time::timeout(Duration::from_secs(10), de_dan)
+        .await
+        .expect("an ack within 10 s")
+        .expect("ack channel");
+    assert_eq!(ack["ok"], true, "{ack}");
+    dan.esperar_fins(1).await;
 }

@@ -1,23 +1,31 @@
 //! A batch in as few statements as its writes allow, for Postgres (see `sea.rs`): every new
 //! row of the batch (students' messages, answers' starts) with the new conversations and the
-//! conversations the messages mark active, in one statement; then each other write in one.
+//! conversations the messages mark active, in one statement; every answer's end, with its
+//! conversation and its student's day, in another; then each other write in one.
 //! There are no savepoints here: the first failure fails the whole batch, which the caller
 //! rolls back and writes again one write at a time.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::{conversa, mensagem};
+use entity::{conversa, mensagem, uso_diario};
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
-    sea_query::{Alias, CaseStatement, Expr, Func, Query, WithClause},
+    ActiveEnum, ColumnTrait, EntityTrait, Iterable, QueryFilter, QueryTrait,
+    sea_query::{
+        Alias, Asterisk, CaseStatement, CommonTableExpression, Expr, ExprTrait, Func, Query,
+        Values, WithClause,
+    },
 };
 use uuid::Uuid;
 
 use super::{
-    Escrita, Executor, Falha, Feito,
-    operacoes::{self, conversa_de, cte, linha_resposta, sem_seq},
+    Escrita, Executor, Falha, Feito, FimResposta,
+    operacoes::{self, conversa_de, cte, linha_resposta, sem_seq, somando_ao_dia},
 };
-use crate::storage::mensagens::{modelo_aluno, modelo_resposta};
+use crate::storage::{
+    MensagemRow, Status,
+    linhas::bytes,
+    mensagens::{modelo_aluno, modelo_resposta},
+};
 
 /// What each write gave, in the batch's order; `Err` at the first failure.
 pub(super) async fn aplicar<E: Executor>(
@@ -25,14 +33,17 @@ pub(super) async fn aplicar<E: Executor>(
     escritas: &[&Escrita],
 ) -> Result<Vec<Feito>, Falha> {
     let novas = escritas.iter().filter(|w| nova_linha(w)).count();
-    let mut inseridas = if novas > 1 {
+    let mut juntos = if novas > 1 {
         inserir(e, escritas).await?
     } else {
         HashMap::new()
     };
+    if fins_distintos(escritas) > 1 {
+        juntos.extend(finalizar(e, escritas).await?);
+    }
     let mut feitos = Vec::with_capacity(escritas.len());
     for (i, escrita) in escritas.iter().enumerate() {
-        let feito = match inseridas.remove(&i) {
+        let feito = match juntos.remove(&i) {
             Some(f) => f,
             None => operacoes::aplicar(e, escrita).await?,
         };
@@ -62,7 +73,7 @@ async fn inserir<E: Executor>(
                     Some((am, _)) => conversas.push(am),
                     None => {
                         let t = tocadas.entry(conversa_id).or_insert(nova.criada_em);
-                        *t = (*t).max(nova.criada_em);
+                        *t = Ord::max(*t, nova.criada_em);
                     }
                 }
                 mensagens.push(modelo_aluno(conversa_id, nova.clone()));
@@ -135,4 +146,165 @@ fn tocar(tocadas: &HashMap<Uuid, DateTime<Utc>>) -> sea_orm::sea_query::UpdateSt
         )
         .filter(conversa::Column::Id.is_in(tocadas.keys().copied()))
         .into_query()
+}
+
+/// How many answers the batch ends; 0 when it ends one twice (a takeover racing its own
+/// end): the second must find it ended, as one statement after the other would.
+fn fins_distintos(escritas: &[&Escrita]) -> usize {
+    let mut ids = HashSet::new();
+    for w in escritas {
+        if let Escrita::Final(f) = w
+            && !ids.insert(f.id)
+        {
+            return 0;
+        }
+    }
+    ids.len()
+}
+
+/// The batch's answer ends in one statement: each answer still `gerando` gets its text and
+/// status, its conversation is marked active, and what it cost goes to its student's day
+/// (summed per day: one statement cannot add to the same row twice).
+async fn finalizar<E: Executor>(
+    e: &mut E,
+    escritas: &[&Escrita],
+) -> Result<HashMap<usize, Feito>, Falha> {
+    let fins: Vec<(usize, &FimResposta)> = escritas
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| match w {
+            Escrita::Final(f) => Some((i, f)),
+            _ => None,
+        })
+        .collect();
+    let nome = |s: &str| Alias::new(s);
+    let mut w = WithClause::new();
+    let linhas = fins
+        .iter()
+        .map(|(_, f)| {
+            Values(vec![
+                f.id.into(),
+                bytes(&f.conteudo).into(),
+                f.status.to_value().into(),
+                f.erro.map(|c| c.to_value()).into(),
+                f.agora.into(),
+            ])
+        })
+        .collect();
+    w.cte(
+        CommonTableExpression::new()
+            .table_name(nome("fins"))
+            .columns(["id", "conteudo", "status", "erro", "agora"].map(nome))
+            .values(linhas)
+            .to_owned(),
+    );
+    let de_fins = |c: &str| Expr::col((nome("fins"), nome(c)));
+    let terminar = Query::update()
+        .table(mensagem::Entity)
+        .values([
+            (mensagem::Column::Conteudo, de_fins("conteudo")),
+            (mensagem::Column::Status, de_fins("status")),
+            (mensagem::Column::Erro, de_fins("erro")),
+            (mensagem::Column::AtualizadaEm, de_fins("agora")),
+        ])
+        .from(nome("fins"))
+        .and_where(
+            Expr::col((mensagem::Entity, mensagem::Column::Id)).equals((nome("fins"), nome("id"))),
+        )
+        .and_where(
+            Expr::col((mensagem::Entity, mensagem::Column::Status)).eq(Status::Gerando.to_value()),
+        )
+        .returning(
+            Query::returning().columns(mensagem::Column::iter().map(|c| (mensagem::Entity, c))),
+        )
+        .to_owned();
+    w.cte(cte("terminadas", terminar));
+    let ultimas = Query::select()
+        .column(mensagem::Column::ConversaId)
+        .expr_as(
+            Func::max(Expr::col(mensagem::Column::AtualizadaEm)),
+            nome("ultima"),
+        )
+        .from(nome("terminadas"))
+        .group_by_col(mensagem::Column::ConversaId)
+        .to_owned();
+    w.cte(cte("ultimas", ultimas));
+    let tocar = Query::update()
+        .table(conversa::Entity)
+        .value(
+            conversa::Column::AtualizadaEm,
+            Func::greatest([
+                Expr::col((conversa::Entity, conversa::Column::AtualizadaEm)),
+                Expr::col((nome("ultimas"), nome("ultima"))),
+            ]),
+        )
+        .from(nome("ultimas"))
+        .and_where(
+            Expr::col((conversa::Entity, conversa::Column::Id))
+                .equals((nome("ultimas"), mensagem::Column::ConversaId)),
+        )
+        .to_owned();
+    w.cte(cte("conversas_tocadas", tocar));
+    let usos: Vec<Values> = fins
+        .iter()
+        .filter_map(|(_, f)| {
+            let u = f.uso.as_ref()?;
+            Some(Values(vec![
+                f.id.into(),
+                u.usuario_id.clone().into(),
+                u.dia.clone().into(),
+                u.tokens.into(),
+            ]))
+        })
+        .collect();
+    if !usos.is_empty() {
+        w.cte(
+            CommonTableExpression::new()
+                .table_name(nome("usos"))
+                .columns(["id", "usuario_id", "dia", "tokens"].map(nome))
+                .values(usos)
+                .to_owned(),
+        );
+        let de_usos = |c: &str| Expr::col((nome("usos"), nome(c)));
+        let por_dia = Query::select()
+            .expr(de_usos("usuario_id"))
+            .expr(de_usos("dia"))
+            .expr(Func::sum(de_usos("tokens")))
+            .from(nome("usos"))
+            .inner_join(
+                nome("terminadas"),
+                Expr::col((nome("terminadas"), mensagem::Column::Id))
+                    .equals((nome("usos"), nome("id"))),
+            )
+            .add_group_by([de_usos("usuario_id"), de_usos("dia")])
+            .to_owned();
+        let mut somar = Query::insert()
+            .into_table(uso_diario::Entity)
+            .columns([
+                uso_diario::Column::UsuarioId,
+                uso_diario::Column::Dia,
+                uso_diario::Column::Tokens,
+            ])
+            .on_conflict(somando_ao_dia())
+            .to_owned();
+        somar.select_from(por_dia).map_err(|e| Falha {
+            unica: false,
+            texto: e.to_string(),
+        })?;
+        w.cte(cte("usos_somados", somar));
+    }
+    let sel = Query::select()
+        .column(Asterisk)
+        .from(nome("terminadas"))
+        .to_owned();
+    let mut terminadas: HashMap<Uuid, MensagemRow> = e
+        .mensagens(e.backend().build(&w.query(sel)))
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    Ok(fins
+        .into_iter()
+        .map(|(i, f)| (i, Feito::Final(terminadas.remove(&f.id))))
+        .collect())
 }

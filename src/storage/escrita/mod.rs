@@ -158,6 +158,8 @@ trait Executor {
     async fn mensagem(&mut self, s: Statement) -> Result<Option<MensagemRow>, Falha>;
     /// Every row's id and number (an `INSERT` of many rows `… RETURNING id, seq`).
     async fn pares(&mut self, s: Statement) -> Result<Vec<(Uuid, i64)>, Falha>;
+    /// Every message row (an `UPDATE` of many rows `… RETURNING` its columns).
+    async fn mensagens(&mut self, s: Statement) -> Result<Vec<MensagemRow>, Falha>;
     /// Savepoints.
     async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha>;
 }

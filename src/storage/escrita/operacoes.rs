@@ -256,17 +256,20 @@ fn somar_uso(uso: &Uso) -> sea_orm::Insert<uso_diario::ActiveModel> {
         dia: Set(uso.dia.clone()),
         tokens: Set(uso.tokens),
     };
-    uso_diario::Entity::insert(am).on_conflict(
-        OnConflict::columns([uso_diario::Column::UsuarioId, uso_diario::Column::Dia])
-            .value(
+    uso_diario::Entity::insert(am).on_conflict(somando_ao_dia())
+}
+
+/// A day already counted gets the new tokens added.
+pub(super) fn somando_ao_dia() -> OnConflict {
+    OnConflict::columns([uso_diario::Column::UsuarioId, uso_diario::Column::Dia])
+        .value(
+            uso_diario::Column::Tokens,
+            Expr::col((uso_diario::Entity, uso_diario::Column::Tokens)).add(Expr::col((
+                Alias::new("excluded"),
                 uso_diario::Column::Tokens,
-                Expr::col((uso_diario::Entity, uso_diario::Column::Tokens)).add(Expr::col((
-                    Alias::new("excluded"),
-                    uso_diario::Column::Tokens,
-                ))),
-            )
-            .to_owned(),
-    )
+            ))),
+        )
+        .to_owned()
 }
 
 fn tocar_conversa(

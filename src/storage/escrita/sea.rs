@@ -149,6 +149,14 @@ impl Executor for Sea<'_> {
         Ok(pares)
     }
 
+    async fn mensagens(&mut self, s: Statement) -> Result<Vec<MensagemRow>, Falha> {
+        let mut linhas = Vec::new();
+        for r in self.txn.query_all_raw(s).await? {
+            linhas.push(mensagem::Model::from_query_result(&r, "")?.into());
+        }
+        Ok(linhas)
+    }
+
     async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha> {
         self.txn.execute_unprepared(sql).await?;
         Ok(())

@@ -232,6 +232,17 @@ impl Executor for Rusqlite<'_> {
         Ok(pares)
     }
 
+    async fn mensagens(&mut self, s: Statement) -> Result<Vec<MensagemRow>, Falha> {
+        let (sql, vs) = valores(s)?;
+        let mut st = self.0.prepare_cached(&sql)?;
+        let mut linhas = st.query(rusqlite::params_from_iter(vs))?;
+        let mut todas = Vec::new();
+        while let Some(r) = linhas.next()? {
+            todas.push(ler_mensagem(r)?.into());
+        }
+        Ok(todas)
+    }
+
     async fn bruto(&mut self, sql: &'static str) -> Result<(), Falha> {
         self.0.prepare_cached(sql)?.execute([])?;
         Ok(())

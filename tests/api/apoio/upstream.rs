@@ -44,6 +44,12 @@ pub enum Roteiro {
         pedacos: Vec<String>,
         portao: Arc<Semaphore>,
     },
+    /// `Portao`, with the usage report of `ComUso` at the end.
+    PortaoComUso {
+        pedacos: Vec<String>,
+        portao: Arc<Semaphore>,
+        total_tokens: u64,
+    },
     /// An HTTP error with an OpenAI-style body, and maybe a `Retry-After`.
     Erro {
         status: u16,
@@ -331,6 +337,31 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
                 .chain(stream::once(async { Ok(fim("stop")) }))
                 .boxed(),
         ),
+        Roteiro::PortaoComUso {
+            pedacos,
+            portao,
+            total_tokens,
+        } => {
+            let relatorio = quer_uso.then(|| Ok(uso(total_tokens)));
+            let final_ = [
+                Some(Ok(terminou("stop"))),
+                relatorio,
+                Some(Ok(Bytes::from_static(DONE))),
+            ];
+            sse(
+                &estado,
+                comeco
+                    .chain(stream::iter(pedacos).then(move |p| {
+                        let portao = portao.clone();
+                        async move {
+                            portao.acquire().await.expect("gate open").forget();
+                            Ok(pedaco(&p))
+                        }
+                    }))
+                    .chain(stream::iter(final_.into_iter().flatten()))
+                    .boxed(),
+            )
+        }
         Roteiro::Erro {
             status,
             codigo,
