@@ -90,8 +90,8 @@ fn laco(
     }
 }
 
-/// `None` when the write lock was not had before the batch's earliest deadline: nothing
-/// was written, and the caller tries again without what expired.
+/// `None` when the batch's earliest deadline came before its commit (the write lock was not
+/// had in time): nothing was written, and the caller tries again without what expired.
 fn gravar(
     conexao: &Connection,
     lote: &mut [Pedido],
@@ -117,13 +117,22 @@ fn gravar(
         }
         return Some(todos(e));
     }
+    // SQLite's busy handler sleeps in steps of up to 100 ms, so the lock may come past the
+    // deadline, when the senders have been told `indisponivel`: nothing may be stored for
+    // them then.
+    if vencido(lote) {
+        desfazer(conexao);
+        return None;
+    }
     // The executor never waits on anything: its futures finish at their first poll.
     let resultados = futures::executor::block_on(aplicar_lote(&mut Rusqlite(conexao), lote));
     if nada_gravado(&resultados) {
-        if let Err(e) = conexao.execute_batch("ROLLBACK") {
-            tracing::warn!(error = %e, "rolling back a failed batch");
-        }
+        desfazer(conexao);
         return Some(resultados);
+    }
+    if vencido(lote) {
+        desfazer(conexao);
+        return None;
     }
     // The write lock is held and the statements ran: only an I/O error can undo them now.
     avisar_aplicadas(lote, &resultados);
@@ -133,6 +142,17 @@ fn gravar(
             let _ = conexao.execute_batch("ROLLBACK");
             Some(todos(e))
         }
+    }
+}
+
+/// The batch's earliest deadline has passed.
+fn vencido(lote: &[Pedido]) -> bool {
+    limite(lote).is_some_and(|t| Instant::now() >= t)
+}
+
+fn desfazer(conexao: &Connection) {
+    if let Err(e) = conexao.execute_batch("ROLLBACK") {
+        tracing::warn!(error = %e, "rolling back a batch");
     }
 }
 
