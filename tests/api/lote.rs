@@ -60,15 +60,7 @@ async fn sends_held_behind_a_lock_commit_together_and_a_retry_among_them_fails_n
     ];
     tokio::time::sleep(Duration::from_millis(400)).await;
     trava.soltar().await;
-    let mut acks: Vec<Value> = Vec::new();
-    for rx in envios {
-        let ack = tokio::time::timeout(Duration::from_secs(10), rx)
-            .await
-            .expect("an ack within 10 s")
-            .expect("ack channel");
-        assert_eq!(ack["ok"], true, "{ack}");
-        acks.push(ack);
-    }
+    let acks = acks_ok(envios).await;
     let id = |a: &Value| a["mensagem"]["id"].as_str().expect("id").to_owned();
     // Two tabs racing one id_cliente: one message, both acked with it.
     assert_eq!(id(&acks[0]), id(&acks[1]));
@@ -128,13 +120,8 @@ async fn new_rows_written_together_are_each_numbered_and_mark_their_conversation
     let bia = app.cliente("bia-juntas").await;
     let caio = app.cliente("caio-juntas").await;
     let dan = app.cliente("dan-juntas").await;
-    let trava = banco::travar_escritas(&app.db_url).await;
     // The writer waits behind the lock with Dan's message, and takes the next three together.
-    let primeiro = dan
-        .emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "do dan" }))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_, antes) = raspar(&app).await;
+    let (trava, primeiro, antes) = prender_o_escritor(&app, &dan).await;
     let envios = vec![
         ana.emitir_sem_esperar(
             "mensagem_enviada",
@@ -148,22 +135,12 @@ async fn new_rows_written_together_are_each_numbered_and_mark_their_conversation
     ];
     tokio::time::sleep(Duration::from_millis(400)).await;
     trava.soltar().await;
-    let mut acks: Vec<Value> = Vec::new();
-    for rx in std::iter::once(primeiro).chain(envios) {
-        let ack = tokio::time::timeout(Duration::from_secs(10), rx)
-            .await
-            .expect("an ack within 10 s")
-            .expect("ack channel");
-        assert_eq!(ack["ok"], true, "{ack}");
-        acks.push(ack);
-    }
-    let acks = acks.split_off(1);
+    let acks = acks_ok(std::iter::once(primeiro).chain(envios).collect())
+        .await
+        .split_off(1);
     let (corpo, depois) = raspar(&app).await;
-    let grandes = |m: &HashMap<String, f64>| {
-        soma(m, "tutor_db_lote_tamanho_count") - soma(m, "tutor_db_lote_tamanho_bucket{le=\"2\"}")
-    };
     assert!(
-        grandes(&depois) > grandes(&antes),
+        lotes_de_mais_de_dois(&depois) > lotes_de_mais_de_dois(&antes),
         "the three sends behind Dan's were not written together: {corpo}"
     );
 
@@ -230,23 +207,15 @@ async fn answers_that_end_together_are_each_stored_dated_and_counted() {
 
     // The three answers end while the writer waits behind the lock with Dan's message: their
     // final writes go to the database together.
-    let trava = banco::travar_escritas(&app.db_url).await;
-    let de_dan = dan
-        .emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "do dan" }))
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_, antes) = raspar(&app).await;
+    let (trava, de_dan, antes) = prender_o_escritor(&app, &dan).await;
     portao.add_permits(6);
     tokio::time::sleep(Duration::from_millis(300)).await;
     trava.soltar().await;
     ana.esperar_fins(2).await;
     bia.esperar_fins(1).await;
     let (corpo, depois) = raspar(&app).await;
-    let grandes = |m: &HashMap<String, f64>| {
-        soma(m, "tutor_db_lote_tamanho_count") - soma(m, "tutor_db_lote_tamanho_bucket{le=\"2\"}")
-    };
     assert!(
-        grandes(&depois) > grandes(&antes),
+        lotes_de_mais_de_dois(&depois) > lotes_de_mais_de_dois(&antes),
         "the three ends were not written together: {corpo}"
     );
 
@@ -284,10 +253,45 @@ async fn answers_that_end_together_are_each_stored_dated_and_counted() {
     assert_eq!(hoje("bia-fins"), [30], "{turma}");
 
     portao.add_permits(2);
-    let ack = tokio::time::timeout(Duration::from_secs(10), de_dan)
-        .await
-        .expect("an ack within 10 s")
-        .expect("ack channel");
-    assert_eq!(ack["ok"], true, "{ack}");
+    acks_ok(vec![de_dan]).await;
     dan.esperar_fins(1).await;
+}
+
+/// Takes the write lock and sends `bloqueador`'s message, which the writer then waits with:
+/// whatever is written next queues behind it, and goes to the database together. Also the
+/// metrics before.
+async fn prender_o_escritor(
+    app: &TestApp,
+    bloqueador: &Cliente,
+) -> (
+    banco::Trava,
+    tokio::sync::oneshot::Receiver<Value>,
+    HashMap<String, f64>,
+) {
+    let trava = banco::travar_escritas(&app.db_url).await;
+    let ack = bloqueador
+        .emitir_sem_esperar("mensagem_enviada", json!({ "conteudo": "bloqueia" }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, antes) = raspar(app).await;
+    (trava, ack, antes)
+}
+
+/// Database batches that carried more than two writes.
+fn lotes_de_mais_de_dois(m: &HashMap<String, f64>) -> f64 {
+    soma(m, "tutor_db_lote_tamanho_count") - soma(m, "tutor_db_lote_tamanho_bucket{le=\"2\"}")
+}
+
+/// Each send's ack, within 10 s, and each one `ok`.
+async fn acks_ok(envios: Vec<tokio::sync::oneshot::Receiver<Value>>) -> Vec<Value> {
+    let mut acks = Vec::new();
+    for rx in envios {
+        let ack = tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("an ack within 10 s")
+            .expect("ack channel");
+        assert_eq!(ack["ok"], true, "{ack}");
+        acks.push(ack);
+    }
+    acks
 }

@@ -287,10 +287,7 @@ async fn finalizar<E: Executor>(
             ])
             .on_conflict(somando_ao_dia())
             .to_owned();
-        somar.select_from(por_dia).map_err(|e| Falha {
-            unica: false,
-            texto: e.to_string(),
-        })?;
+        somar.select_from(por_dia)?;
         w.cte(cte("usos_somados", somar));
     }
     let sel = Query::select()

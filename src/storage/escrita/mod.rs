@@ -147,6 +147,16 @@ impl From<sea_orm::DbErr> for Falha {
     }
 }
 
+/// A statement that could not be built (a column count that does not match).
+impl From<sea_orm::sea_query::error::Error> for Falha {
+    fn from(e: sea_orm::sea_query::error::Error) -> Self {
+        Self {
+            unica: false,
+            texto: e.to_string(),
+        }
+    }
+}
+
 /// What runs the statements of a batch: inside a transaction that the caller opened.
 trait Executor {
     fn backend(&self) -> DbBackend;

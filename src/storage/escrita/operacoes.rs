@@ -236,10 +236,7 @@ async fn finalizar_junto<E: Executor>(
             .and_where(Expr::exists(houve))
             .to_owned();
         let mut u = somar_uso(uso).into_query();
-        u.select_from(valores).map_err(|e| Falha {
-            unica: false,
-            texto: e.to_string(),
-        })?;
+        u.select_from(valores)?;
         w.cte(cte("uso_somado", u));
     }
     let sel = Query::select()

@@ -277,6 +277,30 @@ fn pedacos_com_atraso(pedacos: Vec<String>, atraso: Duration) -> Fluxo {
         .boxed()
 }
 
+/// Every piece waits for a permit of `portao`.
+fn pedacos_no_portao(pedacos: Vec<String>, portao: Arc<Semaphore>) -> Fluxo {
+    stream::iter(pedacos)
+        .then(move |p| {
+            let portao = portao.clone();
+            async move {
+                portao.acquire().await.expect("gate open").forget();
+                Ok(pedaco(&p))
+            }
+        })
+        .boxed()
+}
+
+/// The end of a stream that reports its usage (when the request asked for it).
+fn fim_com_uso(quer_uso: bool, total_tokens: u64) -> Fluxo {
+    let relatorio = quer_uso.then(|| Ok(uso(total_tokens)));
+    let final_ = [
+        Some(Ok(terminou("stop"))),
+        relatorio,
+        Some(Ok(Bytes::from_static(DONE))),
+    ];
+    stream::iter(final_.into_iter().flatten()).boxed()
+}
+
 async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) -> Response {
     let quer_uso = corpo["stream_options"]["include_usage"] == json!(true);
     let ultima = corpo["messages"]
@@ -310,30 +334,19 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
             pedacos,
             total_tokens,
         } => {
-            let relatorio = quer_uso.then(|| Ok(uso(total_tokens)));
-            let final_ = [
-                Some(Ok(terminou("stop"))),
-                relatorio,
-                Some(Ok(Bytes::from_static(DONE))),
-            ];
+            let final_ = fim_com_uso(quer_uso, total_tokens);
             sse(
                 &estado,
                 comeco
                     .chain(pedacos_com_atraso(pedacos, Duration::from_millis(5)))
-                    .chain(stream::iter(final_.into_iter().flatten()))
+                    .chain(final_)
                     .boxed(),
             )
         }
         Roteiro::Portao { pedacos, portao } => sse(
             &estado,
             comeco
-                .chain(stream::iter(pedacos).then(move |p| {
-                    let portao = portao.clone();
-                    async move {
-                        portao.acquire().await.expect("gate open").forget();
-                        Ok(pedaco(&p))
-                    }
-                }))
+                .chain(pedacos_no_portao(pedacos, portao))
                 .chain(stream::once(async { Ok(fim("stop")) }))
                 .boxed(),
         ),
@@ -342,23 +355,12 @@ async fn completar(State(estado): State<Arc<Estado>>, Json(corpo): Json<Value>) 
             portao,
             total_tokens,
         } => {
-            let relatorio = quer_uso.then(|| Ok(uso(total_tokens)));
-            let final_ = [
-                Some(Ok(terminou("stop"))),
-                relatorio,
-                Some(Ok(Bytes::from_static(DONE))),
-            ];
+            let final_ = fim_com_uso(quer_uso, total_tokens);
             sse(
                 &estado,
                 comeco
-                    .chain(stream::iter(pedacos).then(move |p| {
-                        let portao = portao.clone();
-                        async move {
-                            portao.acquire().await.expect("gate open").forget();
-                            Ok(pedaco(&p))
-                        }
-                    }))
-                    .chain(stream::iter(final_.into_iter().flatten()))
+                    .chain(pedacos_no_portao(pedacos, portao))
+                    .chain(final_)
                     .boxed(),
             )
         }
