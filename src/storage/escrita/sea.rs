@@ -49,10 +49,12 @@ pub(super) fn iniciar(
     });
 }
 
-/// Each statement costs a round trip to the server, and a savepoint two more: a batch is
-/// first written without them, and again with them only if one of its writes failed.
+/// On Postgres each statement costs a round trip to the server, and a savepoint two more: a
+/// batch is first written without them, and again with them only if one of its writes
+/// failed. (SQLite in memory, which allows only `SELECT` in `WITH`, keeps the savepoints.)
 async fn gravar(db: &DatabaseConnection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
     if lote.len() > 1
+        && db.get_database_backend() == DbBackend::Postgres
         && let Some(resultados) = gravar_sem_savepoints(db, lote).await
     {
         return resultados;
