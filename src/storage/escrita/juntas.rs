@@ -12,14 +12,14 @@ use sea_orm::{
     ActiveEnum, ColumnTrait, EntityTrait, Iterable, QueryFilter, QueryTrait,
     sea_query::{
         Alias, Asterisk, CaseStatement, CommonTableExpression, Expr, ExprTrait, Func, Query,
-        Values, WithClause,
+        SubQueryStatement, Values, WithClause,
     },
 };
 use uuid::Uuid;
 
 use super::{
     Escrita, Executor, Falha, Feito, FimResposta,
-    operacoes::{self, conversa_de, cte, linha_resposta, sem_seq, somando_ao_dia},
+    operacoes::{self, conversa_de, linha_resposta, sem_seq, somando_ao_dia},
 };
 use crate::storage::{
     MensagemRow, Status,
@@ -27,18 +27,25 @@ use crate::storage::{
     mensagens::{modelo_aluno, modelo_resposta},
 };
 
+fn cte(nome: &str, q: impl Into<SubQueryStatement>) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .table_name(Alias::new(nome))
+        .query(q)
+        .to_owned()
+}
+
 /// What each write gave, in the batch's order; `Err` at the first failure.
 pub(super) async fn aplicar<E: Executor>(
     e: &mut E,
     escritas: &[&Escrita],
 ) -> Result<Vec<Feito>, Falha> {
     let novas = escritas.iter().filter(|w| nova_linha(w)).count();
-    let mut juntos = if novas > 1 {
+    let mut juntos = if novas > 0 {
         inserir(e, escritas).await?
     } else {
         HashMap::new()
     };
-    if fins_distintos(escritas) > 1 {
+    if fins_distintos(escritas) > 0 {
         juntos.extend(finalizar(e, escritas).await?);
     }
     let mut feitos = Vec::with_capacity(escritas.len());

@@ -2,19 +2,14 @@
 //! A write returns the rows as stored without reading them back: what the database assigns
 //! (`seq`) comes from `RETURNING`, the rest is what was written.
 //!
-//! On Postgres each statement is a round trip to the server, and the writer runs a batch's
-//! one after another, so a write's statements go as one: the others ride along as
-//! data-modifying `WITH` clauses of the one whose `RETURNING` the write needs (`junto`).
-//! SQLite allows only `SELECT` there, and its statements cost no round trip: it runs them
-//! one by one.
+//! On Postgres a batch's writes go in a few statements for the whole batch (`juntas.rs`);
+//! these, one write at a time, are what SQLite runs, and what Postgres falls back to when
+//! a write of the batch failed.
 use entity::{conversa, mensagem, uso_diario};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait,
-    sea_query::{
-        Alias, CommonTableExpression, Expr, ExprTrait, OnConflict, Query, SubQueryStatement,
-        UpdateStatement, WithClause,
-    },
+    ColumnTrait, EntityTrait, QueryFilter, QueryTrait,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict, UpdateStatement},
 };
 
 use super::{Destino, Escrita, Executor, Falha, Feito, FimResposta, Uso};
@@ -40,34 +35,13 @@ pub(super) async fn aplicar<E: Executor>(e: &mut E, escrita: &Escrita) -> Result
             let depois = criada
                 .is_none()
                 .then(|| tocar_conversa(conversa_id, nova.criada_em));
-            let mut q =
-                mensagem::Entity::insert(modelo_aluno(conversa_id, nova.clone())).into_query();
-            q.returning_col(mensagem::Column::Seq);
-            let seq = if junto(e) {
-                let mut w = WithClause::new();
-                if let Some(c) = antes {
-                    w.cte(cte("nova_conversa", c));
-                }
-                if let Some(t) = depois {
-                    w.cte(cte("conversa_tocada", t));
-                }
-                w.cte(cte("nova_mensagem", q));
-                let sel = Query::select()
-                    .column(mensagem::Column::Seq)
-                    .from(Alias::new("nova_mensagem"))
-                    .to_owned();
-                e.inteiro(e.backend().build(&w.query(sel))).await?
-            } else {
-                if let Some(c) = antes {
-                    e.executar(e.backend().build(&c)).await?;
-                }
-                let seq = e.inteiro(e.backend().build(&q)).await?;
-                if let Some(t) = depois {
-                    e.executar(e.backend().build(&t)).await?;
-                }
-                seq
-            };
-            let seq = seq.ok_or_else(sem_seq)?;
+            if let Some(c) = antes {
+                e.executar(e.backend().build(&c)).await?;
+            }
+            let seq = inserir(e, modelo_aluno(conversa_id, nova.clone())).await?;
+            if let Some(t) = depois {
+                e.executar(e.backend().build(&t)).await?;
+            }
             let m = nova.linha(conversa_id, seq);
             Ok(Feito::Aluno(criada, m))
         }
@@ -160,18 +134,6 @@ pub(super) fn sem_seq() -> Falha {
     }
 }
 
-/// A write's statements go as one (see the module's doc).
-fn junto<E: Executor>(e: &E) -> bool {
-    e.backend() == DbBackend::Postgres
-}
-
-pub(super) fn cte(nome: &str, q: impl Into<SubQueryStatement>) -> CommonTableExpression {
-    CommonTableExpression::new()
-        .table_name(Alias::new(nome))
-        .query(q)
-        .to_owned()
-}
-
 /// Only an answer still `gerando` is ended; its conversation is marked active, and what it
 /// cost is added to its student's day.
 async fn finalizar<E: Executor>(
@@ -187,9 +149,6 @@ async fn finalizar<E: Executor>(
         .filter(mensagem::Column::Status.eq(Status::Gerando))
         .into_query();
     q.returning_all();
-    if junto(e) {
-        return finalizar_junto(e, fim, q).await;
-    }
     let s = e.backend().build(&q);
     let Some(m) = e.mensagem(s).await? else {
         return Ok(None);
@@ -201,49 +160,6 @@ async fn finalizar<E: Executor>(
         e.executar(s).await?;
     }
     Ok(Some(m))
-}
-
-/// `finalizar` as one statement: the conversation and the day are only touched when the
-/// answer's row was (it was still `gerando`).
-async fn finalizar_junto<E: Executor>(
-    e: &mut E,
-    fim: &FimResposta,
-    q: UpdateStatement,
-) -> Result<Option<MensagemRow>, Falha> {
-    let terminada = Alias::new("resposta_terminada");
-    let mut w = WithClause::new();
-    w.cte(cte("resposta_terminada", q));
-    let da_resposta = Query::select()
-        .column(mensagem::Column::ConversaId)
-        .from(terminada.clone())
-        .to_owned();
-    let t = conversa::Entity::update_many()
-        .col_expr(conversa::Column::AtualizadaEm, Expr::value(fim.agora))
-        .filter(conversa::Column::Id.in_subquery(da_resposta))
-        .into_query();
-    w.cte(cte("conversa_tocada", t));
-    if let Some(uso) = &fim.uso {
-        let houve = Query::select()
-            .expr(Expr::val(1))
-            .from(terminada.clone())
-            .to_owned();
-        let valores = Query::select()
-            .exprs([
-                Expr::val(uso.usuario_id.clone()),
-                Expr::val(uso.dia.clone()),
-                Expr::val(uso.tokens),
-            ])
-            .and_where(Expr::exists(houve))
-            .to_owned();
-        let mut u = somar_uso(uso).into_query();
-        u.select_from(valores)?;
-        w.cte(cte("uso_somado", u));
-    }
-    let sel = Query::select()
-        .column(sea_orm::sea_query::Asterisk)
-        .from(terminada)
-        .to_owned();
-    e.mensagem(e.backend().build(&w.query(sel))).await
 }
 
 /// Adds to a student's day, creating the day's row on its first answer.

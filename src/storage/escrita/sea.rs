@@ -53,8 +53,7 @@ pub(super) fn iniciar(
 /// batch is first written without them, and again with them only if one of its writes
 /// failed. (SQLite in memory, which allows only `SELECT` in `WITH`, keeps the savepoints.)
 async fn gravar(db: &DatabaseConnection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
-    if lote.len() > 1
-        && db.get_database_backend() == DbBackend::Postgres
+    if db.get_database_backend() == DbBackend::Postgres
         && let Some(resultados) = gravar_sem_savepoints(db, lote).await
     {
         return resultados;
