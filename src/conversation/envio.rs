@@ -2,8 +2,6 @@
 //! group-commit writer (with the new conversation when there is none). A retry with a known
 //! `id_cliente` is recognised by its unique index, so the first try reads nothing first.
 //! While the write's commit flushes, the model may already be asked (`Gerador::antecipar`).
-use std::time::Instant;
-
 use chrono::Utc;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -15,7 +13,7 @@ use super::{
 use crate::{
     auth::Usuario,
     error::Erro,
-    storage::{self, Destino, ErroEscrita, NovaMensagem},
+    storage::{self, Destino, ErroEscrita, NovaMensagem, Prazo},
 };
 
 impl Servico {
@@ -25,7 +23,7 @@ impl Servico {
         conversa_id: Option<String>,
         conteudo: String,
         id_cliente: Option<String>,
-        prazo: Instant,
+        prazo: Prazo,
     ) -> Result<Enviada, Erro> {
         let conteudo = Conteudo::parse(conteudo, self.max_caracteres)?;
         let id_cliente = id_cliente.map(IdCliente::parse).transpose()?;

@@ -36,7 +36,7 @@ use crate::limite::Limitador;
 use crate::{
     auth::Usuario,
     error::Erro,
-    storage::{self, Db, Escritor},
+    storage::{self, Db, Escritor, Prazo},
 };
 use entrada::parse_id;
 
@@ -178,19 +178,21 @@ impl Servico {
             id_cliente,
             chegada,
         } = pedido;
-        // The writer skips a write whose deadline passed before its turn. One that committed
-        // in the last instant, after its sender gave up, is not lost either: a retry with its
-        // `id_cliente` finds it, and the queue is the database.
-        let prazo = chegada + self.espera_db;
-        let armazenada = tokio::time::timeout_at(
-            prazo.into(),
-            self.armazenar(usuario, conversa_id, conteudo, id_cliente, prazo),
-        )
-        .await;
-        armazenada.unwrap_or_else(|_| {
-            tracing::warn!(user = %usuario.id, "send not stored within its deadline");
-            Err(Erro::Indisponivel)
-        })
+        // At the deadline the send gives up, unless its commit has begun: then the ack waits
+        // for that commit, so a send told `indisponivel` is never stored after all (`Prazo`).
+        let prazo = Prazo::new(chegada + self.espera_db);
+        let armazenada = self.armazenar(usuario, conversa_id, conteudo, id_cliente, prazo.clone());
+        tokio::pin!(armazenada);
+        tokio::select! {
+            r = &mut armazenada => r,
+            () = tokio::time::sleep_until(prazo.ate().into()) => {
+                if prazo.desistir() {
+                    tracing::warn!(user = %usuario.id, "send not stored within its deadline");
+                    return Err(Erro::Indisponivel);
+                }
+                armazenada.await
+            }
+        }
     }
 
     /// After a send's ack: tells the user's other sockets, the room and the professors, and

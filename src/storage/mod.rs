@@ -16,7 +16,7 @@ pub use arrendamentos::{
 };
 pub use conexao::{aceita_escritas, conectar, migrar};
 pub use conversas::{find_conversa, list_conversas};
-pub use escrita::{Destino, ErroEscrita, Escritor, FimResposta, Uso};
+pub use escrita::{Destino, ErroEscrita, Escritor, FimResposta, Prazo, Uso};
 pub use mensagens::{
     find_mensagem_por_id_cliente, find_proxima_sem_resposta, list_conversas_com_pendentes,
     list_gerando, list_gerando_da_conversa, list_mensagens, list_mensagens_alteradas_desde,

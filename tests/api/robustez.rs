@@ -336,6 +336,37 @@ async fn every_send_during_a_long_lock_is_answered_within_its_own_deadline_in_se
 }
 
 #[tokio::test]
+async fn a_send_whose_commit_outlasts_its_deadline_is_acked_when_it_is_stored() {
+    const ESPERA_MS: u64 = 400;
+    let app = spawn_app_with(|a| definir(a, "--db-espera-ms", &ESPERA_MS.to_string())).await;
+    // The commit of this one message takes three deadlines.
+    if !banco::retardar_commits(&app.db_url, "commit lento", ESPERA_MS * 3).await {
+        eprintln!("SQLite: the writer's own tests slow its commit (storage::escrita::sqlite)");
+        return;
+    }
+    let ana = app.cliente("ana").await;
+    let inicio = std::time::Instant::now();
+    let ack = ana
+        .pedir("mensagem_enviada", json!({ "conteudo": "um commit lento" }))
+        .await;
+    // Before, the send said `indisponivel` at its deadline while its commit went on and
+    // stored it: a student told to send again what the tutor was already answering.
+    assert_eq!(ack["ok"], true, "the commit had begun: {ack}");
+    assert!(
+        inicio.elapsed() >= std::time::Duration::from_millis(ESPERA_MS * 3),
+        "acked before its commit ended"
+    );
+    ana.esperar_fins(1).await;
+    let h = ana
+        .pedir(
+            "entrar_conversa",
+            json!({ "conversa_id": id_conversa(&ack) }),
+        )
+        .await;
+    assert_eq!(textos_do_aluno(&h), ["um commit lento"], "{h}");
+}
+
+#[tokio::test]
 async fn a_stuck_tab_in_many_conversations_costs_the_server_at_most_its_byte_bound() {
     const LIMITE: usize = 2 << 20;
     const CONVERSAS: usize = 10;

@@ -13,8 +13,11 @@
 //! batch, prepared statements cached), anything else (Postgres) through sea-orm on the pool.
 mod juntas;
 mod operacoes;
+mod prazo;
 mod sea;
 mod sqlite;
+
+pub use prazo::Prazo;
 
 use std::{
     sync::Arc,
@@ -120,7 +123,8 @@ enum Feito {
 
 struct Pedido {
     escrita: Escrita,
-    prazo: Option<Instant>,
+    /// A student's message: its sender gives up at this deadline unless its commit began.
+    prazo: Option<Prazo>,
     resposta: oneshot::Sender<Result<Feito, ErroEscrita>>,
     /// A student's message: told its row once its statements ran and only the commit is
     /// left (`Escritor::gravar_aluno`).
@@ -243,23 +247,39 @@ fn nada_gravado(resultados: &[Result<Feito, ErroEscrita>]) -> bool {
 }
 
 /// Leaves out of a batch the writes nobody waits for any more and those whose deadline
-/// passed (answered `Expirada` at once): neither is written.
+/// passed or whose sender gave up (answered `Expirada` at once): none is written.
 fn descartar_vencidas(lote: &mut Vec<Pedido>) {
     let agora = Instant::now();
+    let em_tempo = |t: &Prazo| t.ate() > agora && !t.desistiu();
     let (manter, fora): (Vec<Pedido>, Vec<Pedido>) = std::mem::take(lote)
         .into_iter()
-        .partition(|p| !p.resposta.is_closed() && p.prazo.is_none_or(|t| t > agora));
+        .partition(|p| !p.resposta.is_closed() && p.prazo.as_ref().is_none_or(em_tempo));
     *lote = manter;
     for p in fora {
         let _ = p.resposta.send(Err(ErroEscrita::Expirada));
     }
 }
 
-/// The earliest deadline in a batch: past it, the batch must not commit (a send told
-/// `indisponivel` must not be stored after all), so the writer gives it up, leaves out what
-/// expired and writes the rest again.
+/// The earliest deadline in a batch: past it, a sender may have given up (and said
+/// `indisponivel`), so the writer does not wait for a lock beyond it, gives the batch up,
+/// leaves out what expired and writes the rest again. `firmar` is what makes this exact.
 fn limite(lote: &[Pedido]) -> Option<Instant> {
-    lote.iter().filter_map(|p| p.prazo).min()
+    lote.iter()
+        .filter_map(|p| p.prazo.as_ref().map(Prazo::ate))
+        .min()
+}
+
+/// Just before a commit: true when every sender in the batch will wait for it. False when
+/// one gave up at its deadline (it says `indisponivel`): the batch must not commit then, and
+/// the writer rolls back and writes the rest again without it.
+fn firmar(lote: &[Pedido]) -> bool {
+    lote.iter()
+        .all(|p| p.prazo.as_ref().is_none_or(Prazo::firmar))
+}
+
+/// The batch's earliest deadline has passed.
+fn vencido(lote: &[Pedido]) -> bool {
+    limite(lote).is_some_and(|t| Instant::now() >= t)
 }
 
 fn responder(lote: Vec<Pedido>, resultados: Vec<Result<Feito, ErroEscrita>>) {
@@ -296,7 +316,7 @@ impl Escritor {
     async fn pedir(
         &self,
         escrita: Escrita,
-        prazo: Option<Instant>,
+        prazo: Option<Prazo>,
         aplicada: Option<oneshot::Sender<MensagemRow>>,
     ) -> Result<Feito, ErroEscrita> {
         let (resposta, rx) = oneshot::channel();
@@ -314,15 +334,16 @@ impl Escritor {
             .map_err(|_| ErroEscrita::Banco("the writer stopped".into()))?
     }
 
-    /// Stores a student's message (and its new conversation), durable when this returns. Not
-    /// written at all once `prazo` has passed. `aplicada` hears the row before that, once
+    /// Stores a student's message (and its new conversation), durable when this returns.
+    /// Not written at all once its sender gave up at `prazo` (`Prazo::desistir`); once its
+    /// commit began, written whatever the time. `aplicada` hears the row before that, once
     /// only the commit is left, which nothing but an I/O error can then fail: on SQLite
-    /// only (on Postgres the deadline can still cut the commit, and it is never told).
+    /// only (on Postgres the writer is never asked for it).
     pub async fn gravar_aluno(
         &self,
         destino: Destino,
         nova: NovaMensagem,
-        prazo: Option<Instant>,
+        prazo: Option<Prazo>,
         aplicada: Option<oneshot::Sender<MensagemRow>>,
     ) -> Result<(Option<ConversaRow>, MensagemRow), ErroEscrita> {
         match self

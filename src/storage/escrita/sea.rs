@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, aplicar_sem_savepoints,
-    descartar_vencidas, limite, nada_gravado, responder,
+    descartar_vencidas, firmar, limite, nada_gravado, responder, vencido,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -32,14 +32,7 @@ pub(super) fn iniciar(
                     break;
                 }
                 let inicio = Instant::now();
-                let gravado = match limite(&lote) {
-                    // Dropped at the deadline, the transaction rolls back.
-                    Some(t) => tokio::time::timeout_at(t.into(), gravar(&db, &lote))
-                        .await
-                        .ok(),
-                    None => Some(gravar(&db, &lote).await),
-                };
-                if let Some(resultados) = gravado {
+                if let Some(resultados) = gravar(&db, &lote).await {
                     metricas.escrita_db(inicio.elapsed(), lote.len());
                     responder(std::mem::take(&mut lote), resultados);
                     break;
@@ -49,41 +42,110 @@ pub(super) fn iniciar(
     });
 }
 
+/// How one try at a batch ended.
+enum Tentativa {
+    Feita(Vec<Result<Feito, ErroEscrita>>),
+    /// A write failed and nothing was stored: the batch is written again with savepoints.
+    ComSavepoints,
+    /// The batch's earliest deadline came before its commit: nothing was stored.
+    Vencida,
+}
+
 /// On Postgres each statement costs a round trip to the server, and a savepoint two more: a
 /// batch is first written without them, and again with them only if one of its writes
 /// failed. (SQLite in memory, which allows only `SELECT` in `WITH`, keeps the savepoints.)
-async fn gravar(db: &DatabaseConnection, lote: &[Pedido]) -> Vec<Result<Feito, ErroEscrita>> {
-    if db.get_database_backend() == DbBackend::Postgres
-        && let Some(resultados) = gravar_sem_savepoints(db, lote).await
-    {
-        return resultados;
-    }
-    gravar_com_savepoints(db, lote).await
-}
-
-/// `None` when a write failed: the transaction was rolled back, nothing of it is stored.
-async fn gravar_sem_savepoints(
+/// `None` when the batch's earliest deadline came first: the caller tries again without
+/// what expired.
+async fn gravar(
     db: &DatabaseConnection,
     lote: &[Pedido],
 ) -> Option<Vec<Result<Feito, ErroEscrita>>> {
-    let txn = match db.begin().await {
-        Ok(t) => t,
-        Err(e) => return Some(falharam_todos(lote, e)),
+    if db.get_database_backend() == DbBackend::Postgres {
+        match gravar_sem_savepoints(db, lote).await {
+            Tentativa::Feita(resultados) => return Some(resultados),
+            Tentativa::Vencida => return None,
+            Tentativa::ComSavepoints => {}
+        }
+    }
+    match gravar_com_savepoints(db, lote).await {
+        Tentativa::Feita(resultados) => Some(resultados),
+        Tentativa::Vencida | Tentativa::ComSavepoints => None,
+    }
+}
+
+async fn gravar_sem_savepoints(db: &DatabaseConnection, lote: &[Pedido]) -> Tentativa {
+    let passos = async {
+        let txn = db.begin().await?;
+        let resultados = aplicar_sem_savepoints(&mut Sea { txn: &txn }, lote).await;
+        Ok((txn, resultados))
     };
-    let Some(resultados) = aplicar_sem_savepoints(&mut Sea { txn: &txn }, lote).await else {
+    let (txn, resultados) = match antes_do_prazo(lote, passos).await {
+        None => return Tentativa::Vencida,
+        Some(Err(e)) => return Tentativa::Feita(falharam_todos(lote, e)),
+        Some(Ok(feito)) => feito,
+    };
+    let Some(resultados) = resultados else {
         tracing::debug!(
             writes = lote.len(),
             "a write of the batch failed; writing it again with savepoints"
         );
-        if let Err(e) = txn.rollback().await {
-            tracing::warn!(error = %e, "rolling back a failed batch");
-        }
-        return None;
+        desfazer(txn).await;
+        return Tentativa::ComSavepoints;
     };
-    Some(match txn.commit().await {
-        Ok(()) => resultados,
-        Err(e) => falharam_todos(lote, e),
-    })
+    confirmar(txn, lote, resultados).await
+}
+
+async fn gravar_com_savepoints(db: &DatabaseConnection, lote: &[Pedido]) -> Tentativa {
+    let passos = async {
+        let txn = db.begin().await?;
+        let resultados = aplicar_lote(&mut Sea { txn: &txn }, lote).await;
+        Ok((txn, resultados))
+    };
+    let (txn, resultados) = match antes_do_prazo(lote, passos).await {
+        None => return Tentativa::Vencida,
+        Some(Err(e)) => return Tentativa::Feita(falharam_todos(lote, e)),
+        Some(Ok(feito)) => feito,
+    };
+    if nada_gravado(&resultados) {
+        desfazer(txn).await;
+        return Tentativa::Feita(resultados);
+    }
+    confirmar(txn, lote, resultados).await
+}
+
+/// Opening the transaction and running the statements, unless the batch's earliest deadline
+/// comes first (`None`; the dropped transaction rolls back): its senders may give up then.
+async fn antes_do_prazo<T>(
+    lote: &[Pedido],
+    passos: impl Future<Output = Result<T, sea_orm::DbErr>>,
+) -> Option<Result<T, sea_orm::DbErr>> {
+    match limite(lote) {
+        Some(t) => tokio::time::timeout_at(t.into(), passos).await.ok(),
+        None => Some(passos.await),
+    }
+}
+
+/// The commit, once every sender of the batch agreed to wait for it (`firmar`); not bounded
+/// by the deadline then, since a send told `indisponivel` must not be stored after all.
+async fn confirmar(
+    txn: DatabaseTransaction,
+    lote: &[Pedido],
+    resultados: Vec<Result<Feito, ErroEscrita>>,
+) -> Tentativa {
+    if vencido(lote) || !firmar(lote) {
+        desfazer(txn).await;
+        return Tentativa::Vencida;
+    }
+    match txn.commit().await {
+        Ok(()) => Tentativa::Feita(resultados),
+        Err(e) => Tentativa::Feita(falharam_todos(lote, e)),
+    }
+}
+
+async fn desfazer(txn: DatabaseTransaction) {
+    if let Err(e) = txn.rollback().await {
+        tracing::warn!(error = %e, "rolling back a batch");
+    }
 }
 
 fn falharam_todos(lote: &[Pedido], e: sea_orm::DbErr) -> Vec<Result<Feito, ErroEscrita>> {
@@ -91,28 +153,6 @@ fn falharam_todos(lote: &[Pedido], e: sea_orm::DbErr) -> Vec<Result<Feito, ErroE
     lote.iter()
         .map(|_| Err(ErroEscrita::from(e.clone())))
         .collect()
-}
-
-async fn gravar_com_savepoints(
-    db: &DatabaseConnection,
-    lote: &[Pedido],
-) -> Vec<Result<Feito, ErroEscrita>> {
-    let todos = |e: sea_orm::DbErr| falharam_todos(lote, e);
-    let txn = match db.begin().await {
-        Ok(t) => t,
-        Err(e) => return todos(e),
-    };
-    let resultados = aplicar_lote(&mut Sea { txn: &txn }, lote).await;
-    if nada_gravado(&resultados) {
-        if let Err(e) = txn.rollback().await {
-            tracing::warn!(error = %e, "rolling back a failed batch");
-        }
-        return resultados;
-    }
-    match txn.commit().await {
-        Ok(()) => resultados,
-        Err(e) => todos(e),
-    }
 }
 
 struct Sea<'a> {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, avisar_aplicadas,
-    descartar_vencidas, limite, nada_gravado, responder,
+    descartar_vencidas, firmar, limite, nada_gravado, responder, vencido,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -42,18 +42,29 @@ pub(super) fn iniciar(
     rx: mpsc::Receiver<Pedido>,
     metricas: Arc<Metricas>,
 ) -> Result<(), String> {
-    let abrir = || -> rusqlite::Result<Connection> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let c = Connection::open_with_flags(caminho, flags)?;
-        c.busy_timeout(espera)?;
-        c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        c.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        c.set_prepared_statement_cache_capacity(64);
-        Ok(c)
-    };
-    let conexao = abrir().map_err(|e| format!("opening {} to write: {e}", caminho.display()))?;
+    let conexao = abrir(caminho, espera)
+        .map_err(|e| format!("opening {} to write: {e}", caminho.display()))?;
+    lancar(conexao, espera, rx, metricas)
+}
+
+fn abrir(caminho: &Path, espera: Duration) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let c = Connection::open_with_flags(caminho, flags)?;
+    c.busy_timeout(espera)?;
+    c.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    c.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(c)
+}
+
+fn lancar(
+    conexao: Connection,
+    espera: Duration,
+    rx: mpsc::Receiver<Pedido>,
+    metricas: Arc<Metricas>,
+) -> Result<(), String> {
     std::thread::Builder::new()
         .name("tutor-escrita".into())
         .spawn(move || laco(conexao, rx, espera, &metricas))
@@ -91,7 +102,8 @@ fn laco(
 }
 
 /// `None` when the batch's earliest deadline came before its commit (the write lock was not
-/// had in time): nothing was written, and the caller tries again without what expired.
+/// had in time, or a sender gave up): nothing was written, and the caller tries again
+/// without what expired.
 fn gravar(
     conexao: &Connection,
     lote: &mut [Pedido],
@@ -130,7 +142,8 @@ fn gravar(
         desfazer(conexao);
         return Some(resultados);
     }
-    if vencido(lote) {
+    // Past this point the senders wait for the commit, however long it takes.
+    if vencido(lote) || !firmar(lote) {
         desfazer(conexao);
         return None;
     }
@@ -143,11 +156,6 @@ fn gravar(
             Some(todos(e))
         }
     }
-}
-
-/// The batch's earliest deadline has passed.
-fn vencido(lote: &[Pedido]) -> bool {
-    limite(lote).is_some_and(|t| Instant::now() >= t)
 }
 
 fn desfazer(conexao: &Connection) {
@@ -323,6 +331,129 @@ fn instante(s: &str) -> Result<DateTime<Utc>, Falha> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{
+        self, NovaMensagem,
+        escrita::{Destino, Escritor, Prazo},
+    };
+
+    /// A migrated database file, and the writer's connection to it.
+    async fn banco(pasta: &tempfile::TempDir) -> (PathBuf, Connection) {
+        let arquivo = pasta.path().join("t.db");
+        let url = format!("sqlite://{}?mode=rwc", arquivo.display());
+        let db = storage::conectar(&url, Duration::from_secs(5))
+            .await
+            .expect("connects");
+        storage::migrar(&db, &url).await.expect("migrates");
+        let conexao = abrir(&arquivo, Duration::from_secs(5)).expect("opens");
+        (arquivo, conexao)
+    }
+
+    fn escritor(conexao: Connection) -> Escritor {
+        let (tx, rx) = mpsc::channel(16);
+        lancar(
+            conexao,
+            Duration::from_secs(5),
+            rx,
+            Arc::new(Metricas::new()),
+        )
+        .expect("starts");
+        Escritor { tx }
+    }
+
+    fn mensagem(texto: &str) -> (Destino, NovaMensagem) {
+        let destino = Destino::Nova {
+            id: Uuid::now_v7(),
+            titulo: texto.into(),
+            nome: None,
+        };
+        let nova = NovaMensagem {
+            id: Uuid::now_v7(),
+            usuario_id: "aluno".into(),
+            conteudo: texto.into(),
+            id_cliente: None,
+            criada_em: Utc::now(),
+        };
+        (destino, nova)
+    }
+
+    fn guardadas(arquivo: &Path, texto: &str) -> i64 {
+        let c = Connection::open(arquivo).expect("opens");
+        c.query_row(
+            // Stored as bytes (see `entity::mensagem`).
+            "SELECT count(*) FROM mensagem WHERE conteudo = ?1",
+            [texto.as_bytes()],
+            |r| r.get(0),
+        )
+        .expect("counts")
+    }
+
+    #[tokio::test]
+    async fn a_send_whose_commit_runs_past_its_deadline_is_waited_for_and_stored() {
+        let pasta = tempfile::tempdir().expect("tempdir");
+        let (arquivo, conexao) = banco(&pasta).await;
+        // The commit begins, says so, and takes longer than the sender's deadline.
+        let (comecou, mut no_commit) = mpsc::unbounded_channel();
+        conexao
+            .commit_hook(Some(move || {
+                let _ = comecou.send(());
+                std::thread::sleep(Duration::from_millis(400));
+                false
+            }))
+            .expect("hook");
+        let escritor = escritor(conexao);
+        let prazo = Prazo::new(Instant::now() + Duration::from_millis(100));
+        let (destino, nova) = mensagem("tarde");
+        let gravacao = tokio::spawn({
+            let prazo = prazo.clone();
+            async move {
+                escritor
+                    .gravar_aluno(destino, nova, Some(prazo), None)
+                    .await
+            }
+        });
+        no_commit.recv().await.expect("the commit begins");
+        tokio::time::sleep_until((prazo.ate() + Duration::from_millis(50)).into()).await;
+        assert!(
+            !prazo.desistir(),
+            "at the deadline the commit is under way: the sender must wait for it"
+        );
+        let gravada = gravacao.await.expect("joins");
+        assert!(gravada.is_ok(), "stored: {gravada:?}");
+        assert_eq!(guardadas(&arquivo, "tarde"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_send_whose_sender_gave_up_is_not_stored_when_the_lock_comes() {
+        let pasta = tempfile::tempdir().expect("tempdir");
+        let (arquivo, conexao) = banco(&pasta).await;
+        let escritor = escritor(conexao);
+        // Someone else holds the write lock while the sender gives up.
+        let outro = Connection::open(&arquivo).expect("opens");
+        outro.execute_batch("BEGIN IMMEDIATE").expect("locks");
+        let prazo = Prazo::new(Instant::now() + Duration::from_secs(30));
+        let (destino, nova) = mensagem("desistida");
+        let gravacao = tokio::spawn({
+            let prazo = prazo.clone();
+            async move {
+                escritor
+                    .gravar_aluno(destino, nova, Some(prazo), None)
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(prazo.desistir(), "nothing was committed yet");
+        outro.execute_batch("COMMIT").expect("unlocks");
+        let gravada = gravacao.await.expect("joins");
+        assert!(
+            matches!(gravada, Err(ErroEscrita::Expirada)),
+            "refused: {gravada:?}"
+        );
+        assert_eq!(
+            guardadas(&arquivo, "desistida"),
+            0,
+            "a send its sender gave up on must not be stored"
+        );
+    }
 
     #[test]
     fn only_a_file_gets_a_writer_of_its_own() {

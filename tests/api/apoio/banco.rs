@@ -101,6 +101,33 @@ impl Trava {
     }
 }
 
+/// On Postgres, makes the commit of every transaction that stores a message containing
+/// `marca` take `ms` longer: a deferred constraint trigger, which runs at `COMMIT`, sleeps.
+/// A disk or a replica that is slow to confirm, on demand. False on SQLite, which has no
+/// such hook for another process (the writer's own tests slow its commit from inside).
+pub async fn retardar_commits(db_url: &str, marca: &str, ms: u64) -> bool {
+    if !e_postgres(db_url) {
+        return false;
+    }
+    let conexao = Database::connect(db_url).await.expect("connect");
+    let funcao = format!(
+        "CREATE FUNCTION commit_lento() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF position('{marca}' in convert_from(NEW.conteudo, 'UTF8')) > 0 THEN \
+         PERFORM pg_sleep({}); END IF; RETURN NULL; END $$",
+        ms as f64 / 1000.0
+    );
+    conexao.execute_unprepared(&funcao).await.expect("function");
+    conexao
+        .execute_unprepared(
+            "CREATE CONSTRAINT TRIGGER commit_lento AFTER INSERT ON mensagem \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_lento()",
+        )
+        .await
+        .expect("trigger");
+    let _ = conexao.close().await;
+    true
+}
+
 #[test]
 fn the_database_goes_in_the_path_and_the_query_stays() {
     assert_eq!(
