@@ -471,6 +471,134 @@ async fn a_stuck_tab_in_many_conversations_costs_the_server_at_most_its_byte_bou
     assert!(guardados == esperados, "every answer stored whole");
 }
 
+/// A WebSocket tab that joins a conversation, then reads nothing more: a frozen laptop whose
+/// network stack still acknowledges, so the server's writes block instead of failing. Its
+/// receive buffer is small so that little of what the server sends fits in the kernel.
+struct AbaCongelada {
+    _ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    local: std::net::SocketAddr,
+    servidor: std::net::SocketAddr,
+}
+
+impl AbaCongelada {
+    async fn abrir(url: &str, token: &str, conversa: &str) -> Self {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let servidor: std::net::SocketAddr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the test server's address");
+        let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+        tcp.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let tcp = tcp.connect(servidor).await.expect("connect");
+        let local = tcp.local_addr().expect("local address");
+        let ws_url = format!("ws://{servidor}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = tokio_tungstenite::client_async(ws_url, tcp)
+            .await
+            .expect("websocket handshake");
+        let proximo = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| loop {
+            match ws.next().await.expect("open").expect("frame") {
+                Message::Text(t) if t.as_str() == "2" => {
+                    ws.send(Message::text("3")).await.expect("pong");
+                }
+                Message::Text(t) => break t.as_str().to_owned(),
+                _ => {}
+            }
+        };
+        assert!(proximo(&mut ws).await.starts_with('0'), "the open packet");
+        let conectar = format!("40{}", json!({ "token": token }));
+        ws.send(Message::text(conectar)).await.expect("connect");
+        assert!(proximo(&mut ws).await.starts_with("40"), "connected");
+        let entrar = format!(
+            "420{}",
+            json!(["entrar_conversa", { "conversa_id": conversa }])
+        );
+        ws.send(Message::text(entrar)).await.expect("join");
+        loop {
+            let p = proximo(&mut ws).await;
+            if let Some(ack) = p.strip_prefix("430") {
+                assert!(ack.contains("\"ok\":true"), "joined: {ack}");
+                break;
+            }
+        }
+        Self {
+            _ws: ws,
+            local,
+            servidor,
+        }
+    }
+
+    /// Whether the server still holds its end of the connection open (Linux's table of TCP
+    /// sockets: the server's end has the server's address as its local one; `01` is
+    /// ESTABLISHED, while a socket the server closed is in a closing state or gone).
+    fn servidor_segura_a_conexao(&self) -> bool {
+        let hex = |a: std::net::SocketAddr| {
+            let std::net::IpAddr::V4(ip) = a.ip() else {
+                panic!("IPv4 only");
+            };
+            format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), a.port())
+        };
+        let (de, para) = (hex(self.servidor), hex(self.local));
+        let tabela = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+        tabela.lines().skip(1).any(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            c.len() > 3 && c[1] == de && c[2] == para && c[3] == "01"
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_websocket_tab_dropped_for_not_reading_is_let_go_of_at_once() {
+    const LIMITE: usize = 256 * 1024;
+    const PEDACOS: usize = 160;
+    const PEDACO: usize = 64 * 1024;
+    let app = spawn_app_with(|a| definir(a, "--socket-buffer-bytes", &LIMITE.to_string())).await;
+    let ana = app.cliente("ana").await;
+    let ack = TestApp::enviar(&ana, json!({ "conteudo": "primeira" })).await;
+    let conversa = id_conversa(&ack);
+    ana.esperar_fins(1).await;
+    let aba = AbaCongelada::abrir(&app.url, &app.token("ana"), &conversa).await;
+    assert!(aba.servidor_segura_a_conexao(), "the tab is connected");
+
+    // 10 MB into its room: far past the bound and every kernel buffer on the way.
+    let pedacos: Vec<String> = (0..PEDACOS)
+        .map(|i| format!("{i:04}{}", "z".repeat(PEDACO - 4)))
+        .collect();
+    let pedacos_ref: Vec<&str> = pedacos.iter().map(String::as_str).collect();
+    app.upstream.roteiro(Roteiro::lento(&pedacos_ref, 2));
+    TestApp::enviar(
+        &ana,
+        json!({ "conversa_id": conversa, "conteudo": "longa" }),
+    )
+    .await;
+    let fins = ana.esperar_fins(2).await;
+    assert_eq!(
+        fins[1].0, "mensagem_respondida",
+        "the tab that reads got it"
+    );
+    let metricas = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .expect("get /metrics")
+        .text()
+        .await
+        .expect("metrics");
+    assert!(
+        metricas.contains("tutor_sockets_lentos_total 1"),
+        "the frozen tab was dropped for not reading:\n{metricas}"
+    );
+
+    // Before, its writer stayed blocked in a write the tab never read, holding the
+    // connection, the packets queued for it and its session for as long as the tab lived.
+    let inicio = std::time::Instant::now();
+    while aba.servidor_segura_a_conexao() {
+        assert!(
+            inicio.elapsed() < std::time::Duration::from_secs(10),
+            "the server still holds the connection of a tab it dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_answer_bigger_than_the_byte_bound_still_reaches_a_tab_that_reads() {
     const LIMITE: usize = 64 * 1024;

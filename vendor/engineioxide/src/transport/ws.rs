@@ -4,7 +4,7 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use futures_util::{
     SinkExt, StreamExt, TryStreamExt,
@@ -264,10 +264,41 @@ where
     Ok(())
 }
 
+/// How long the writer of a closed session may still take to finish what it was writing.
+const CLOSING_GRACE: Duration = Duration::from_secs(1);
+
+/// Forwards all packets waiting to be sent to the websocket, until the session closes.
+///
+/// Once it closes, the writer gets [`CLOSING_GRACE`] to finish the write it is in and close
+/// the stream, then it is dropped. A peer that stopped reading (a frozen tab: its TCP window
+/// shut while its host still acknowledges) would otherwise keep the writer blocked in that
+/// write for as long as the peer lives, and with it the connection, every packet still
+/// queued, and the `internal_rx` lock that `close_session` waits for before it tells the
+/// handler.
+async fn forward_to_socket<H: EngineIoHandler, S>(
+    socket: Arc<Socket<H::Data>>,
+    tx: SplitSink<WebSocketStream<S>, Message>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let closed = socket.cancellation_token.clone();
+    let writer = forward_until_closed::<H, S>(socket, tx);
+    tokio::pin!(writer);
+    tokio::select! {
+        biased;
+        () = &mut writer => return,
+        () = closed.cancelled() => {}
+    }
+    if tokio::time::timeout(CLOSING_GRACE, writer).await.is_err() {
+        #[cfg(feature = "tracing")]
+        tracing::debug!("the peer does not read: ws writer dropped");
+    }
+}
+
 /// Forwards all packets waiting to be sent to the websocket
 ///
 /// The websocket stream is flushed only when the internal channel is drained
-async fn forward_to_socket<H: EngineIoHandler, S>(
+async fn forward_until_closed<H: EngineIoHandler, S>(
     socket: Arc<Socket<H::Data>>,
     mut tx: SplitSink<WebSocketStream<S>, Message>,
 ) where
@@ -541,6 +572,29 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(msg, Message::text("4hello"));
+    }
+
+    /// A peer that stopped reading must not keep the writer (and the connection) alive once
+    /// the session closed.
+    #[tokio::test]
+    async fn writer_blocked_on_a_peer_that_does_not_read_is_dropped_after_the_grace() {
+        let socket = socket();
+        let (server, _client) = ws_pair().await;
+        let (tx, _rx) = server.split();
+        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        socket.emit(Str::from("x".repeat(64 * 1024))).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!writer.is_finished(), "the write blocks: the peer reads nothing");
+
+        socket.cancellation_token.cancel();
+        tokio::time::timeout(CLOSING_GRACE + TIMEOUT, writer)
+            .await
+            .expect("the writer should be dropped after the grace")
+            .unwrap();
+        assert!(
+            socket.internal_rx.try_lock().is_ok(),
+            "the lock close_session waits for is free"
+        );
     }
 
     #[tokio::test]
