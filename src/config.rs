@@ -146,6 +146,19 @@ pub struct Config {
     #[arg(long, env = "TUTOR_DB_ESPERA_MS", default_value_t = 5_000)]
     pub db_espera_ms: u64,
 
+    /// How often the server pings each socket (ms), Engine.IO's `pingInterval`: a proxy that
+    /// closes idle connections sooner needs it lower.
+    #[arg(long, env = "TUTOR_PING_INTERVALO_MS", default_value_t = 25_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub ping_intervalo_ms: u64,
+
+    /// How long a socket may take to answer a ping before its session is closed (ms),
+    /// Engine.IO's `pingTimeout`: what a tab that stopped reading costs is held at most this
+    /// long past the ping interval.
+    #[arg(long, env = "TUTOR_PING_TIMEOUT_MS", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub ping_timeout_ms: u64,
+
     /// Packets queued for one socket before it counts as not keeping up and is disconnected.
     #[arg(long, env = "TUTOR_SOCKET_BUFFER", default_value_t = 4_096)]
     pub socket_buffer: usize,

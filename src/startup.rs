@@ -302,6 +302,8 @@ fn socket_io(config: &Config) -> (socketioxide::layer::SocketIoLayer, SocketIo) 
         // a professor's burst of joins and the events of a whole class; a tab that stopped
         // reading reaches the byte bound first.
         .max_buffer_size(config.socket_buffer)
+        .ping_interval(Duration::from_millis(config.ping_intervalo_ms))
+        .ping_timeout(Duration::from_millis(config.ping_timeout_ms))
         .max_payload(cap as u64)
         .ws_read_buffer_size(WS_LEITURA)
         .ws_max_message_size(cap)

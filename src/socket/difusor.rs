@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use socketioxide::{SendError, SocketError, SocketIo, extract::SocketRef};
+use socketioxide::{SendError, SocketError, SocketIo};
 use uuid::Uuid;
 
 use super::{
@@ -82,7 +82,7 @@ impl DifusorSocketIo {
                             "socket not reading; disconnecting it"
                         );
                         self.lento(&fila);
-                        cortar(&s);
+                        let _ = s.disconnect();
                     }
                 }
                 Err(SendError::Socket(SocketError::Closed)) => {}
@@ -91,7 +91,7 @@ impl DifusorSocketIo {
                     if let Some(fila) = &fila {
                         self.lento(fila);
                     }
-                    cortar(&s);
+                    let _ = s.disconnect();
                 }
                 Err(e) => tracing::warn!(sid = %s.id, evento, error = %e, "emit failed"),
             }
@@ -104,14 +104,6 @@ impl DifusorSocketIo {
             self.metricas.socket_lento();
         }
     }
-}
-
-/// Drops a socket that does not read: out of its rooms at once, and its connection closed,
-/// since a tab that reads nothing would never learn of a namespace disconnect and close it
-/// itself (the packets queued for it and the connection would wait for the heartbeat).
-fn cortar(s: &SocketRef) {
-    let _ = s.clone().disconnect();
-    s.close_transport();
 }
 
 impl Difusor for DifusorSocketIo {

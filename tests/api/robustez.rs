@@ -548,11 +548,16 @@ impl AbaCongelada {
 }
 
 #[tokio::test]
-async fn a_frozen_websocket_tab_dropped_for_not_reading_is_let_go_of_at_once() {
+async fn a_frozen_websocket_tab_is_let_go_of_once_its_heartbeat_fails() {
     const LIMITE: usize = 256 * 1024;
     const PEDACOS: usize = 160;
     const PEDACO: usize = 64 * 1024;
-    let app = spawn_app_with(|a| definir(a, "--socket-buffer-bytes", &LIMITE.to_string())).await;
+    let app = spawn_app_with(|a| {
+        definir(a, "--socket-buffer-bytes", &LIMITE.to_string());
+        definir(a, "--ping-intervalo-ms", "1000");
+        definir(a, "--ping-timeout-ms", "2000");
+    })
+    .await;
     let ana = app.cliente("ana").await;
     let ack = TestApp::enviar(&ana, json!({ "conteudo": "primeira" })).await;
     let conversa = id_conversa(&ack);
@@ -560,7 +565,8 @@ async fn a_frozen_websocket_tab_dropped_for_not_reading_is_let_go_of_at_once() {
     let aba = AbaCongelada::abrir(&app.url, &app.token("ana"), &conversa).await;
     assert!(aba.servidor_segura_a_conexao(), "the tab is connected");
 
-    // 10 MB into its room: far past the bound and every kernel buffer on the way.
+    // 10 MB into its room: far past the bound and every kernel buffer on the way, so the
+    // server's writer blocks in a write the tab never reads.
     let pedacos: Vec<String> = (0..PEDACOS)
         .map(|i| format!("{i:04}{}", "z".repeat(PEDACO - 4)))
         .collect();
@@ -587,16 +593,22 @@ async fn a_frozen_websocket_tab_dropped_for_not_reading_is_let_go_of_at_once() {
         "the frozen tab was dropped for not reading:\n{metricas}"
     );
 
-    // Before, its writer stayed blocked in a write the tab never read, holding the
-    // connection, the packets queued for it and its session for as long as the tab lived.
+    // Its pings go unanswered, so its session closes within interval + timeout. Before, the
+    // writer stayed blocked in its write after that, holding the connection, the packets
+    // queued for the tab and its session for as long as the tab lived.
     let inicio = std::time::Instant::now();
     while aba.servidor_segura_a_conexao() {
         assert!(
-            inicio.elapsed() < std::time::Duration::from_secs(10),
-            "the server still holds the connection of a tab it dropped"
+            inicio.elapsed() < std::time::Duration::from_secs(20),
+            "the server still holds the connection of a tab whose heartbeat failed"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    assert!(
+        !ana.nomes().iter().any(|n| n == "close" || n == "error"),
+        "the tab that reads and answers its pings stays: {:?}",
+        ana.nomes()
+    );
 }
 
 #[tokio::test]

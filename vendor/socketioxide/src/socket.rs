@@ -731,14 +731,6 @@ impl<A: Adapter> Socket<A> {
         self.esocket.buffered()
     }
 
-    /// Closes the client's Engine.IO connection, with every namespace on it (tutor patch).
-    /// [`disconnect`](Self::disconnect) leaves the connection to the client, which closes it
-    /// once it reads that its last namespace is gone: a client that stopped reading never
-    /// does, and its connection would stay open until the heartbeat gives up on it.
-    pub fn close_transport(&self) {
-        self.esocket.close(EIoDisconnectReason::TransportClose);
-    }
-
     pub(crate) fn set_connected(&self, connected: bool) {
         self.connected.store(connected, Ordering::SeqCst);
     }
