@@ -252,12 +252,7 @@ async fn a_tab_that_stops_reading_is_disconnected_and_the_others_get_every_piece
         "it did not get the whole stream: {}",
         indices.len()
     );
-    let metricas = reqwest::get(format!("{}/metrics", app.url))
-        .await
-        .expect("get /metrics")
-        .text()
-        .await
-        .expect("body");
+    let metricas = app.metricas().await;
     assert!(
         metricas
             .lines()
@@ -582,12 +577,7 @@ async fn a_frozen_websocket_tab_is_let_go_of_once_its_heartbeat_fails() {
         fins[1].0, "mensagem_respondida",
         "the tab that reads got it"
     );
-    let metricas = reqwest::get(format!("{}/metrics", app.url))
-        .await
-        .expect("get /metrics")
-        .text()
-        .await
-        .expect("metrics");
+    let metricas = app.metricas().await;
     assert!(
         metricas.contains("tutor_sockets_lentos_total 1"),
         "the frozen tab was dropped for not reading:\n{metricas}"

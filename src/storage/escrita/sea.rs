@@ -74,15 +74,10 @@ async fn gravar(
 }
 
 async fn gravar_sem_savepoints(db: &DatabaseConnection, lote: &[Pedido]) -> Tentativa {
-    let passos = async {
-        let txn = db.begin().await?;
-        let resultados = aplicar_sem_savepoints(&mut Sea { txn: &txn }, lote).await;
-        Ok((txn, resultados))
-    };
-    let (txn, resultados) = match antes_do_prazo(lote, passos).await {
-        None => return Tentativa::Vencida,
-        Some(Err(e)) => return Tentativa::Feita(falharam_todos(lote, e)),
-        Some(Ok(feito)) => feito,
+    let aplicar = async |e: &mut Sea<'_>| aplicar_sem_savepoints(e, lote).await;
+    let (txn, resultados) = match antes_do_prazo(db, lote, aplicar).await {
+        Ok(feito) => feito,
+        Err(fim) => return fim,
     };
     let Some(resultados) = resultados else {
         tracing::debug!(
@@ -96,15 +91,10 @@ async fn gravar_sem_savepoints(db: &DatabaseConnection, lote: &[Pedido]) -> Tent
 }
 
 async fn gravar_com_savepoints(db: &DatabaseConnection, lote: &[Pedido]) -> Tentativa {
-    let passos = async {
-        let txn = db.begin().await?;
-        let resultados = aplicar_lote(&mut Sea { txn: &txn }, lote).await;
-        Ok((txn, resultados))
-    };
-    let (txn, resultados) = match antes_do_prazo(lote, passos).await {
-        None => return Tentativa::Vencida,
-        Some(Err(e)) => return Tentativa::Feita(falharam_todos(lote, e)),
-        Some(Ok(feito)) => feito,
+    let aplicar = async |e: &mut Sea<'_>| aplicar_lote(e, lote).await;
+    let (txn, resultados) = match antes_do_prazo(db, lote, aplicar).await {
+        Ok(feito) => feito,
+        Err(fim) => return fim,
     };
     if nada_gravado(&resultados) {
         desfazer(txn).await;
@@ -113,16 +103,27 @@ async fn gravar_com_savepoints(db: &DatabaseConnection, lote: &[Pedido]) -> Tent
     confirmar(txn, lote, resultados).await
 }
 
-/// Opening the transaction and running the statements, unless the batch's earliest deadline
-/// comes first (`None`; the dropped transaction rolls back): its senders may give up then.
+/// Opens the transaction and runs the batch's statements in it (`aplicar`), unless the
+/// batch's earliest deadline comes first (its senders may give up then; the dropped
+/// transaction rolls back): the open transaction and what the statements gave, or how this
+/// try ended.
 async fn antes_do_prazo<T>(
+    db: &DatabaseConnection,
     lote: &[Pedido],
-    passos: impl Future<Output = Result<T, sea_orm::DbErr>>,
-) -> Option<Result<T, sea_orm::DbErr>> {
-    match limite(lote) {
-        Some(t) => tokio::time::timeout_at(t.into(), passos).await.ok(),
-        None => Some(passos.await),
-    }
+    aplicar: impl AsyncFnOnce(&mut Sea<'_>) -> T,
+) -> Result<(DatabaseTransaction, T), Tentativa> {
+    let passos = async {
+        let txn = db.begin().await?;
+        let feito = aplicar(&mut Sea { txn: &txn }).await;
+        Ok((txn, feito))
+    };
+    let aberta = match limite(lote) {
+        Some(t) => tokio::time::timeout_at(t.into(), passos)
+            .await
+            .map_err(|_| Tentativa::Vencida)?,
+        None => passos.await,
+    };
+    aberta.map_err(|e| Tentativa::Feita(falharam_todos(lote, e)))
 }
 
 /// The commit, once every sender of the batch agreed to wait for it (`firmar`); not bounded

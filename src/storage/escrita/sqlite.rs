@@ -332,7 +332,7 @@ fn instante(s: &str) -> Result<DateTime<Utc>, Falha> {
 mod tests {
     use super::*;
     use crate::storage::{
-        self, NovaMensagem,
+        self, ConversaRow, NovaMensagem,
         escrita::{Destino, Escritor, Prazo},
     };
 
@@ -360,7 +360,12 @@ mod tests {
         Escritor { tx }
     }
 
-    fn mensagem(texto: &str) -> (Destino, NovaMensagem) {
+    /// A student's message `texto` in a new conversation, written in a task of its own.
+    fn gravar(
+        escritor: Escritor,
+        texto: &str,
+        prazo: &Prazo,
+    ) -> tokio::task::JoinHandle<Result<(Option<ConversaRow>, MensagemRow), ErroEscrita>> {
         let destino = Destino::Nova {
             id: Uuid::now_v7(),
             titulo: texto.into(),
@@ -373,7 +378,12 @@ mod tests {
             id_cliente: None,
             criada_em: Utc::now(),
         };
-        (destino, nova)
+        let prazo = prazo.clone();
+        tokio::spawn(async move {
+            escritor
+                .gravar_aluno(destino, nova, Some(prazo), None)
+                .await
+        })
     }
 
     fn guardadas(arquivo: &Path, texto: &str) -> i64 {
@@ -402,15 +412,7 @@ mod tests {
             .expect("hook");
         let escritor = escritor(conexao);
         let prazo = Prazo::new(Instant::now() + Duration::from_millis(100));
-        let (destino, nova) = mensagem("tarde");
-        let gravacao = tokio::spawn({
-            let prazo = prazo.clone();
-            async move {
-                escritor
-                    .gravar_aluno(destino, nova, Some(prazo), None)
-                    .await
-            }
-        });
+        let gravacao = gravar(escritor, "tarde", &prazo);
         no_commit.recv().await.expect("the commit begins");
         tokio::time::sleep_until((prazo.ate() + Duration::from_millis(50)).into()).await;
         assert!(
@@ -431,15 +433,7 @@ mod tests {
         let outro = Connection::open(&arquivo).expect("opens");
         outro.execute_batch("BEGIN IMMEDIATE").expect("locks");
         let prazo = Prazo::new(Instant::now() + Duration::from_secs(30));
-        let (destino, nova) = mensagem("desistida");
-        let gravacao = tokio::spawn({
-            let prazo = prazo.clone();
-            async move {
-                escritor
-                    .gravar_aluno(destino, nova, Some(prazo), None)
-                    .await
-            }
-        });
+        let gravacao = gravar(escritor, "desistida", &prazo);
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(prazo.desistir(), "nothing was committed yet");
         outro.execute_batch("COMMIT").expect("unlocks");

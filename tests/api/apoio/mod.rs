@@ -224,6 +224,16 @@ impl TestApp {
         )
     }
 
+    /// What `GET /metrics` shows now (no metrics token in the test servers).
+    pub async fn metricas(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("get /metrics")
+            .text()
+            .await
+            .expect("the metrics")
+    }
+
     pub async fn cliente(&self, sub: &str) -> Cliente {
         Cliente::conectar(&self.url, &self.token(sub))
             .await
