@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh machine or a developer's:
 #   installs what is missing (Debian packages, npm packages), checks formatting and lints,
-#   runs the Rust integration tests, validates the AsyncAPI contract (docs/asyncapi.yaml, with
-#   tests/contrato), then the stock socket.io-client tests under node --test,
+#   runs the Rust integration tests (and the vendored engineioxide's own), validates the
+#   AsyncAPI contract (docs/asyncapi.yaml, with tests/contrato), then the stock socket.io-client tests under node --test,
 #   then the browser tests when their folder exists, all on SQLite; then starts a throwaway
 #   PostgreSQL (scripts/postgres.sh, installed when missing) and runs the Rust integration
 #   tests and the socket.io-client tests again on it; then the cluster stories (tests/cluster:
@@ -47,6 +47,16 @@ cargo build --workspace --all-targets --quiet
 echo "== Rust integration tests on SQLite"
 cargo test --workspace --quiet 2>&1 | tee "$alvo/rust-tests.log"
 grep -q "test result: ok" "$alvo/rust-tests.log"
+
+# The vendored crates are not workspace members (vendor/README.md): engineioxide's own tests,
+# which cover our patch to its WebSocket writer, run from a copy with the project's lock.
+echo "== the vendored engineioxide's own tests"
+eio_copia="$(mktemp -d)"
+cp -r vendor/engineioxide/. "$eio_copia/"
+printf '\n[workspace]\n' >> "$eio_copia/Cargo.toml"
+cp Cargo.lock "$eio_copia/"
+(cd "$eio_copia" && CARGO_TARGET_DIR="$alvo/vendor-engineioxide" cargo test --quiet --lib)
+rm -rf "$eio_copia"
 
 echo "== the AsyncAPI contract (docs/asyncapi.yaml) validates"
 (cd tests/contrato && npm ci --no-audit --no-fund --loglevel=error && npm test)
