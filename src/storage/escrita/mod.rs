@@ -262,19 +262,21 @@ fn descartar_vencidas(lote: &mut Vec<Pedido>) {
 
 /// The earliest deadline in a batch: past it, a sender may have given up (and said
 /// `indisponivel`), so the writer does not wait for a lock beyond it, gives the batch up,
-/// leaves out what expired and writes the rest again. `firmar` is what makes this exact.
+/// leaves out what expired and writes the rest again. `confirmavel` is what makes this exact.
 fn limite(lote: &[Pedido]) -> Option<Instant> {
     lote.iter()
         .filter_map(|p| p.prazo.as_ref().map(Prazo::ate))
         .min()
 }
 
-/// Just before a commit: true when every sender in the batch will wait for it. False when
-/// one gave up at its deadline (it says `indisponivel`): the batch must not commit then, and
-/// the writer rolls back and writes the rest again without it.
-fn firmar(lote: &[Pedido]) -> bool {
-    lote.iter()
-        .all(|p| p.prazo.as_ref().is_none_or(Prazo::firmar))
+/// Just before a commit: true when the batch may commit, its earliest deadline not passed
+/// and every sender in it agreed to wait for the commit. False when one may have given up
+/// (it says `indisponivel`): the writer rolls back and writes the rest again without it.
+fn confirmavel(lote: &[Pedido]) -> bool {
+    !vencido(lote)
+        && lote
+            .iter()
+            .all(|p| p.prazo.as_ref().is_none_or(Prazo::firmar))
 }
 
 /// The batch's earliest deadline has passed.

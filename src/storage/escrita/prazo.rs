@@ -38,13 +38,7 @@ impl Prazo {
     /// The sender, at the deadline: true when it gave up and the write will not be stored;
     /// false when the writer's commit has begun, and its verdict is to be awaited.
     pub fn desistir(&self) -> bool {
-        match self
-            .estado
-            .compare_exchange(ABERTO, DESISTIDO, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => true,
-            Err(agora) => agora == DESISTIDO,
-        }
+        self.decidir(DESISTIDO)
     }
 
     /// The sender gave up: nothing of the write may be stored.
@@ -55,12 +49,18 @@ impl Prazo {
     /// The writer, just before a commit: true when the sender will wait for it (also when it
     /// already agreed, in a commit that was then given up and is now tried again).
     pub(super) fn firmar(&self) -> bool {
+        self.decidir(FIRMADO)
+    }
+
+    /// Moves an open deadline to `estado`: true when it is there now (moved, or already
+    /// there), false when the other side decided first.
+    fn decidir(&self, estado: u8) -> bool {
         match self
             .estado
-            .compare_exchange(ABERTO, FIRMADO, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(ABERTO, estado, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => true,
-            Err(agora) => agora == FIRMADO,
+            Err(agora) => agora == estado,
         }
     }
 }

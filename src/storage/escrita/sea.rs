@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, aplicar_sem_savepoints,
-    descartar_vencidas, firmar, limite, nada_gravado, responder, vencido,
+    confirmavel, descartar_vencidas, limite, nada_gravado, responder,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -126,14 +126,14 @@ async fn antes_do_prazo<T>(
     aberta.map_err(|e| Tentativa::Feita(falharam_todos(lote, e)))
 }
 
-/// The commit, once every sender of the batch agreed to wait for it (`firmar`); not bounded
+/// The commit, once every sender of the batch agreed to wait for it (`confirmavel`); not bounded
 /// by the deadline then, since a send told `indisponivel` must not be stored after all.
 async fn confirmar(
     txn: DatabaseTransaction,
     lote: &[Pedido],
     resultados: Vec<Result<Feito, ErroEscrita>>,
 ) -> Tentativa {
-    if vencido(lote) || !firmar(lote) {
+    if !confirmavel(lote) {
         desfazer(txn).await;
         return Tentativa::Vencida;
     }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     ErroEscrita, Executor, Falha, Feito, MAX_LOTE, Pedido, aplicar_lote, avisar_aplicadas,
-    descartar_vencidas, firmar, limite, nada_gravado, responder, vencido,
+    confirmavel, descartar_vencidas, limite, nada_gravado, responder, vencido,
 };
 use crate::{metricas::Metricas, storage::MensagemRow};
 
@@ -143,7 +143,7 @@ fn gravar(
         return Some(resultados);
     }
     // Past this point the senders wait for the commit, however long it takes.
-    if vencido(lote) || !firmar(lote) {
+    if !confirmavel(lote) {
         desfazer(conexao);
         return None;
     }
